@@ -1,0 +1,1 @@
+"""The SpyGlass Reflex app: pages plus the FastAPI routes mounted as its api_transformer."""

@@ -1,0 +1,18 @@
+"""Reflex entry point (app_name="app"): imports every module with states or tables."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+import app.pages.index  # noqa: F401
+import states.example_task  # noqa: F401
+import states.example_task2  # noqa: F401
+import states.monitor  # noqa: F401
+import tasks.tables  # noqa: F401
+from app.api import create_api
+from tasks.engine import get_engine
+
+engine = get_engine()
+
+app = rx.App(api_transformer=create_api(engine))
+app.register_lifespan_task(engine.lifespan)

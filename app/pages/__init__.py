@@ -1,0 +1,1 @@
+"""Reflex pages; each module registers its routes with `@rx.page`."""

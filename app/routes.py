@@ -1,0 +1,132 @@
+"""HTTP routes of the original SpyGlass API: start a task, read its result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+
+from app.errors import ERROR_RESPONSES, ErrorBody, InvalidJson, error_response
+from app.schemas import Health, Readiness, TaskOut
+from tasks.engine import Engine
+from tasks.registry import TaskSpec
+
+
+async def read_json_body(request: Request) -> Any:
+    """None for an empty body; the decoded JSON otherwise (any content type)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJson(f"the request body is not valid JSON: {exc}", hint="send a JSON object, e.g. -d '{}'") from None
+
+
+def _start_endpoint(engine: Engine, spec: TaskSpec) -> Callable[[Request], Awaitable[TaskOut]]:
+    async def start(request: Request) -> TaskOut:
+        args = spec.parse_args(await read_json_body(request))
+        return TaskOut.from_snapshot(await engine.start_task(spec, args))
+
+    return start
+
+
+def _args_request_body(spec: TaskSpec) -> dict[str, Any] | None:
+    if spec.args_model is None:
+        return None
+    return {
+        "requestBody": {
+            "required": spec.requires_args,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.args_model.__name__}"}}},
+        }
+    }
+
+
+def direct_router(engine: Engine) -> APIRouter:
+    router = APIRouter()
+    for spec in engine.registry.tasks():
+        description = spec.doc + ("" if spec.is_static else "\n\nInstance task: start it on the client-token route.")
+        router.add_api_route(
+            f"/api/{spec.state}/task/start/{spec.name}",
+            _start_endpoint(engine, spec),
+            methods=["POST"],
+            status_code=202,
+            response_model=TaskOut,
+            responses=ERROR_RESPONSES,
+            tags=[spec.state],
+            summary=f"Start {spec.state}.{spec.name}",
+            description=description,
+            operation_id=f"start_{spec.state}_{spec.name}",
+            openapi_extra=_args_request_body(spec),
+        )
+
+    @router.post("/api/{state}/task/start/{task_name}", include_in_schema=False)
+    async def start_unknown(state: str, task_name: str) -> None:
+        engine.registry.get(state, task_name)  # raises the precise 404
+
+    @router.get(
+        "/api/{state}/task/result/{task_id}",
+        response_model=TaskOut,
+        responses=ERROR_RESPONSES,
+        tags=["tasks"],
+        summary="A task's snapshot; ?wait=S long-polls until it ends",
+    )
+    async def result(
+        state: str,
+        task_id: str,
+        wait: float = Query(0, ge=0, description="Seconds to wait for a terminal status (capped by the server)."),
+    ) -> TaskOut:
+        engine.registry.state(state)
+        timeout = min(wait, engine.settings.max_wait_seconds)
+        return TaskOut.from_snapshot(await engine.wait(task_id, timeout, state=state))
+
+    @router.get("/health", response_model=Health, tags=["service"], summary="The process is up")
+    async def health() -> Health:
+        return Health(status="ok")
+
+    @router.get("/ready", response_model=Readiness, tags=["service"], summary="Store and bus are reachable")
+    async def ready() -> Any:
+        checks = {"store": engine.store.ping, "bus": engine.bus.ping}
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                if not engine.started:
+                    raise RuntimeError("engine not started")
+                await check()
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {exc}"
+        if all(value == "ok" for value in results.values()):
+            return Readiness(status="ready", **results)
+        return JSONResponse(Readiness(status="unavailable", **results).model_dump(), status_code=503)
+
+    @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def unknown_api_route(path: str) -> JSONResponse:
+        return error_response(404, ErrorBody(code="not_found", message=f"no API route /api/{path}", hint="see /docs"))
+
+    return router
+
+
+def install_args_schemas(api: FastAPI, engine: Engine) -> None:
+    """Put every task's args model in OpenAPI components, so /docs shows the body schema."""
+    models = {spec.args_model for spec in engine.registry.tasks() if spec.args_model is not None}
+    if not models:
+        return
+    original = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = original()
+        _, defs = models_json_schema(
+            [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        api.openapi_schema = schema
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,57 @@
+"""`TaskContext`: the handle a running task uses to report progress and logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tasks.status import LogLevel, TaskStatus
+
+if TYPE_CHECKING:
+    from tasks.runner import LiveTask, Runner
+
+
+class TaskContext:
+    """Passed as the first argument of every task; typed so editors complete it."""
+
+    def __init__(self, runner: Runner, live: LiveTask) -> None:
+        self._runner = runner
+        self._live = live
+
+    @property
+    def task_id(self) -> str:
+        return self._live.record.id
+
+    @property
+    def client(self) -> str | None:
+        """The client that owns the task, None for a direct (tokenless) start."""
+        return self._live.record.owner
+
+    @property
+    def args(self) -> Any:
+        return self._live.args
+
+    @property
+    def state(self) -> str:
+        return self._live.record.state
+
+    @property
+    def name(self) -> str:
+        return self._live.record.task
+
+    async def update(
+        self,
+        progress: float | None = None,
+        status: TaskStatus | str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Report progress (0-100), a non-terminal status and/or a message; pushed at once."""
+        if progress is not None and not 0 <= float(progress) <= 100:
+            raise ValueError(f"progress must be between 0 and 100, got {progress!r}")
+        new_status = TaskStatus(status) if status is not None else None
+        if new_status is not None and new_status.is_terminal:
+            raise ValueError(f"status {new_status.value} is terminal: return a value or raise to end a task")
+        await self._runner.update(self._live, progress=progress, status=new_status, message=message)
+
+    async def log(self, message: str, level: LogLevel | str = LogLevel.INFO) -> None:
+        """A durable, ordered log line, streamed live to every watcher."""
+        await self._runner.log(self._live, str(message), LogLevel(level))

@@ -1,0 +1,53 @@
+"""Settings from the environment, read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPYGLASS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and artifacts live.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPYGLASS_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL; default is a SQLite file in data_dir.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_wait_seconds: float = Field(default=60.0, gt=0, description="Upper bound of ?wait= long-polls.")
+    state_modules: str = Field(
+        default="",
+        description="Extra comma-separated modules holding MonitorState classes (tests, bench).",
+    )
+    max_active_tasks: int = Field(default=1000, gt=0, description="Global cap on Pending+running tasks per worker.")
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_dead_after_seconds: float = Field(default=20.0, gt=0)
+    progress_flush_seconds: float = Field(default=0.1, ge=0)
+    sqlite_synchronous: str = Field(default="NORMAL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with an async driver, whatever form the user gave it in."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'spyglass.db').resolve()}"
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def extra_state_modules(self) -> list[str]:
+        return [m.strip() for m in self.state_modules.split(",") if m.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

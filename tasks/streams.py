@@ -1,0 +1,65 @@
+"""One event stream per task, shared by WebSocket and SSE.
+
+Order of a stream: a snapshot, then (when resuming after an id) every durable
+event after that id, then live events. Each event is sent once, ids increase;
+a single-task stream ends after the terminal event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from tasks.bus import task_topic
+from tasks.engine import Engine
+from tasks.events import EventType, TaskEvent, TaskSnapshot
+
+
+async def _replay(engine: Engine, task_id: str, after: int) -> list[TaskEvent]:
+    """Durable events after `after`: the pending ones are read before the store,
+    so an event committed in between is found in one or the other."""
+    pending = engine.runner.pending_events(task_id)
+    stored = await engine.store.events_after(task_id, after)
+    merged = {e.id: e for e in [*stored, *pending] if e.id > after}
+    return [merged[i] for i in sorted(merged)]
+
+
+def _snapshot_event(snap: TaskSnapshot) -> TaskEvent:
+    return TaskEvent(id=snap.last_event_id, task_id=snap.task_id, type=EventType.SNAPSHOT, timestamp=snap.timestamp, snapshot=snap)
+
+
+async def task_events(
+    engine: Engine, task_id: str, *, after: int | None = None, state: str | None = None, keepalive: float | None = None
+) -> AsyncIterator[TaskEvent | None]:
+    """Yields the task's events; yields None after `keepalive` idle seconds so a
+    transport can send a heartbeat. Raises UnknownTaskId before yielding anything."""
+    async with engine.bus.subscribe(task_topic(task_id)) as sub:
+        snap = await engine.snapshot(task_id, state)
+        yield _snapshot_event(snap)
+        last = snap.last_event_id
+        replay_from = after
+        while True:
+            if replay_from is not None:
+                for event in await _replay(engine, task_id, replay_from):
+                    last = max(last, event.id)
+                    yield event
+                    if event.is_terminal:
+                        return
+                replay_from = None
+            if snap.is_terminal:
+                return
+            event = await sub.get(timeout=keepalive)
+            if sub.overflowed:
+                sub.reset_overflow()
+                snap = await engine.snapshot(task_id, state)
+                yield _snapshot_event(snap)
+                replay_from, last = last, snap.last_event_id
+                continue
+            if event is None:
+                yield None
+                continue
+            if event.id <= last:
+                continue
+            last = event.id
+            yield event
+            if event.is_terminal:
+                return

@@ -1,0 +1,66 @@
+"""SQLModel tables: one row per task run, its durable events, the live workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+from tasks.status import TaskStatus
+
+
+def _utc_column(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class TaskRecord(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_state_task_created", "state", "task", "created_at"),
+        Index("ix_task_status", "status"),
+        Index("ix_task_owner", "owner"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=128)
+    task: str = Field(max_length=128)
+    args: Any = Field(default=None, sa_column=Column(JSON))
+    status: TaskStatus = Field(default=TaskStatus.PENDING, max_length=16)
+    progress: float = 0.0
+    message: str | None = None
+    result: Any = Field(default=None, sa_column=Column(JSON))
+    error: str | None = None
+    error_code: str | None = Field(default=None, max_length=64)
+    owner: str | None = Field(default=None, max_length=64)
+    worker_id: str | None = Field(default=None, max_length=64)
+    last_event_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime | None = _utc_column(nullable=False)
+    started_at: datetime | None = _utc_column()
+    finished_at: datetime | None = _utc_column()
+    updated_at: datetime | None = _utc_column(nullable=False)
+
+
+class TaskEventRecord(SQLModel, table=True):
+    """Durable events only (logs, terminal event): progress ticks are not kept."""
+
+    __tablename__ = "task_event"
+
+    task_id: str = Field(primary_key=True, max_length=64)
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    type: str = Field(max_length=16)
+    timestamp: datetime | None = _utc_column(nullable=False)
+    data: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class WorkerRecord(SQLModel, table=True):
+    """A backend process that runs tasks; its heartbeat proves its tasks are alive."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=64)
+    hostname: str = Field(max_length=255)
+    pid: int
+    started_at: datetime | None = _utc_column(nullable=False)
+    heartbeat_at: datetime | None = _utc_column(nullable=False)
