@@ -26,16 +26,21 @@ class Engine:
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings or get_settings()
         self.registry = registry or Registry().discover("states", self.settings.extra_state_modules)
-        self.store = Store(
+        self.bus: Bus = InMemoryBus()
+        self.store, self.runner = self._build()
+        self.started = False
+
+    def _build(self) -> tuple[Store, Runner]:
+        store = Store(
             self.settings.async_database_url,
             progress_flush_seconds=self.settings.progress_flush_seconds,
             sqlite_synchronous=self.settings.sqlite_synchronous,
         )
-        self.bus: Bus = InMemoryBus()
-        self.runner = Runner(self.store, self.bus, self.settings)
-        self.started = False
+        return store, Runner(store, self.bus, self.settings)
 
     async def start(self) -> None:
+        """Opens the store named by the current settings (tests swap settings between runs)."""
+        self.store, self.runner = self._build()
         await self.store.start()
         await self.bus.start()
         await self.runner.start()

@@ -133,7 +133,7 @@ class Runner:
         for record in await self.store.orphaned_tasks(alive):
             now = utcnow()
             reason = "the worker running this task stopped before it finished"
-            record.status = TaskStatus.INTERRUPTED
+            record.status = TaskStatus.INTERRUPTED.value
             record.error, record.error_code, record.message = reason, "interrupted", reason
             record.finished_at = record.updated_at = now
             record.last_event_id = self._clock.next(floor=record.last_event_id)
@@ -197,7 +197,7 @@ class Runner:
             state=spec.state,
             task=spec.name,
             args=args.model_dump(mode="json") if args is not None else None,
-            status=TaskStatus.PENDING,
+            status=TaskStatus.PENDING.value,
             progress=0.0,
             owner=owner,
             worker_id=self.worker_id,
@@ -207,13 +207,22 @@ class Runner:
         )
         live = LiveTask(record=record, spec=spec, args=args)
         self._live[record.id] = live
+        written = self.store.insert_task(record.model_dump())
         try:
-            await self.store.insert_task({**record.model_dump(), "status": TaskStatus.PENDING.value})
-        except BaseException:
+            await asyncio.shield(written)
+        except asyncio.CancelledError:
+            # The caller went away, but the row will be committed: run the task anyway.
+            written.add_done_callback(lambda fut: self._spawn(live) if not fut.exception() else self._live.pop(record.id, None))
+            raise
+        except Exception:
             self._live.pop(record.id, None)
             raise
-        live.handle = asyncio.create_task(self._execute(live), name=f"spyglass-task-{spec.state}.{spec.name}")
+        self._spawn(live)
         return TaskSnapshot.of(record)
+
+    def _spawn(self, live: LiveTask) -> None:
+        name = f"spyglass-task-{live.spec.state}.{live.spec.name}"
+        live.handle = asyncio.create_task(self._execute(live), name=name)
 
     def _check_limits(self, spec: TaskSpec) -> None:
         limit = spec.options.max_concurrency
@@ -303,7 +312,7 @@ class Runner:
         if progress is not None:
             record.progress = float(progress)
         if status is not None:
-            record.status = status
+            record.status = status.value
         if message is not None:
             record.message = message
         event = self._next_event(live, EventType.STATUS)
@@ -345,7 +354,7 @@ class Runner:
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
         record = live.record
         now = utcnow()
-        record.status = outcome.status
+        record.status = outcome.status.value
         record.result = outcome.result
         record.error = outcome.error
         record.error_code = outcome.code

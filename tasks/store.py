@@ -45,6 +45,16 @@ class _Write:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _resolve(waiter: asyncio.Future[None], error: Exception | None = None) -> None:
+    """A caller may have stopped waiting (cancelled); the write stands regardless."""
+    if waiter.done():
+        return
+    if error is None:
+        waiter.set_result(None)
+    else:
+        waiter.set_exception(error)
+
+
 def _event_row(event_: TaskEvent) -> dict[str, Any]:
     return {
         "task_id": event_.task_id,
@@ -192,12 +202,12 @@ class Store:
                         await self._apply(conn, write.inserts, write.updates, write.events)
                 except Exception as one_exc:
                     log.error("store write failed: %s", one_exc)
-                    write.waiter.set_exception(one_exc)
+                    _resolve(write.waiter, one_exc)
                 else:
-                    write.waiter.set_result(None)
+                    _resolve(write.waiter)
             return
         for write in writes:
-            write.waiter.set_result(None)
+            _resolve(write.waiter)
 
     @staticmethod
     async def _apply(

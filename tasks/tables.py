@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
 from tasks.status import TaskStatus
@@ -27,7 +27,7 @@ class TaskRecord(SQLModel, table=True):
     state: str = Field(max_length=128)
     task: str = Field(max_length=128)
     args: Any = Field(default=None, sa_column=Column(JSON))
-    status: TaskStatus = Field(default=TaskStatus.PENDING, max_length=16)
+    status: str = Field(default=TaskStatus.PENDING.value, sa_column=Column(String(16), nullable=False))
     progress: float = 0.0
     message: str | None = None
     result: Any = Field(default=None, sa_column=Column(JSON))

@@ -1,0 +1,84 @@
+"""Shared fixtures: the in-process ASGI app, fresh SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["SPYGLASS_STATE_MODULES"] = "tests.support.fast_tasks"
+os.environ["__REFLEX_SKIP_COMPILE"] = "true"
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from tasks.engine import Engine, get_engine  # noqa: E402
+from tasks.settings import Settings  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get("SPYGLASS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, error: Exception) -> None:
+    """Locally a missing service skips with the reason; under CI it fails the test."""
+    message = f"{name} is not reachable ({error.__class__.__name__}: {error})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI must run the {name} tests")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def asgi_app() -> object:
+    """Reflex builds its ASGI app once per process; every API test shares it."""
+    from reflex.utils import prerequisites
+
+    return prerequisites.get_and_validate_app().app()
+
+
+@pytest.fixture
+def client(asgi_app: object, tmp_path: Path) -> Iterator[TestClient]:
+    """A running app on a fresh SQLite file for each test."""
+    engine = get_engine()
+    engine.settings = Settings(data_dir=tmp_path)
+    with TestClient(asgi_app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except Exception as exc:  # noqa: BLE001
+        require_service("PostgreSQL", exc)
+    name = f"spyglass_test_{secrets.token_hex(6)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh store of each kind: SQLite file and real PostgreSQL."""
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path, heartbeat_seconds=0.2, worker_dead_after_seconds=1)
+    url = request.getfixturevalue("postgres_url")
+    return Settings(data_dir=tmp_path, database_url=url, heartbeat_seconds=0.2, worker_dead_after_seconds=1)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[Engine]:
+    engine = Engine(settings, registry=get_engine().registry)
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        if engine.started:
+            await engine.stop()

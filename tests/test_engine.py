@@ -1,0 +1,130 @@
+"""The engine against real stores: a SQLite file and a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from datetime import timedelta
+
+from tasks.engine import Engine
+from tasks.events import EventType, TaskEvent, utcnow
+from tasks.ids import new_task_id
+from tasks.settings import Settings
+from tasks.status import TaskStatus
+from tasks.streams import task_events
+from tasks.tables import TaskRecord
+
+
+async def _run_to_end(engine: Engine, state: str, task: str, body: object = None, timeout: float = 10) -> str:
+    spec, args = engine.parse_args(state, task, body)
+    snap = await engine.start_task(spec, args)
+    final = await engine.wait(snap.task_id, timeout)
+    assert final.is_terminal, final
+    return snap.task_id
+
+
+async def test_a_finished_task_is_read_back_by_a_new_engine_on_the_same_store(engine: Engine, settings: Settings) -> None:
+    task_id = await _run_to_end(engine, "fast_tasks", "steps", {"steps": 3, "interval": 0.01})
+    await engine.stop()
+
+    reopened = Engine(settings, registry=engine.registry)
+    await reopened.start()
+    try:
+        snap = await reopened.snapshot(task_id)
+        assert snap.status == "Completed"
+        assert snap.result == {"steps": 3}
+        assert snap.progress == 100
+        assert snap.started_at is not None and snap.finished_at is not None
+    finally:
+        await reopened.stop()
+
+
+async def test_every_start_is_committed_before_it_returns(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "noop", None)
+    snaps = await asyncio.gather(*(engine.start_task(spec, args) for _ in range(200)))
+    rows = await asyncio.gather(*(engine.store.get_task(s.task_id) for s in snaps))
+    assert all(row is not None for row in rows)
+    assert len({s.task_id for s in snaps}) == 200
+
+
+async def test_logs_are_durable_and_in_order(engine: Engine) -> None:
+    task_id = await _run_to_end(engine, "fast_tasks", "chatty", {"lines": 12})
+    events = await engine.store.events_after(task_id, 0)
+    logs = [e for e in events if e.type is EventType.LOG]
+    assert [e.message for e in logs] == [f"line {i}" for i in range(12)]
+    assert [e.level.value for e in logs[:5]] == ["info", "warning", "error", "success", "command"]
+    assert events[-1].type is EventType.RESULT
+    assert [e.id for e in events] == sorted(e.id for e in events)
+
+
+async def _orphan(engine: Engine, worker_id: str, hostname: str, pid: int, heartbeat_age: float) -> str:
+    """A Processing row owned by a worker row with the given liveness."""
+    now = utcnow()
+    await engine.store.heartbeat(worker_id, hostname, pid, now - timedelta(seconds=heartbeat_age))
+    record = TaskRecord(
+        id=new_task_id(), state="fast_tasks", task="forever", status="Processing", progress=40.0,
+        worker_id=worker_id, last_event_id=1, created_at=now, updated_at=now,
+    )
+    await engine.store.insert_task(record.model_dump())
+    return record.id
+
+
+async def test_tasks_of_dead_workers_are_interrupted_and_live_workers_are_left_alone(engine: Engine, settings: Settings) -> None:
+    here = socket.gethostname()
+    crashed_here = await _orphan(engine, "crashed-local", here, 2**22 + 7, heartbeat_age=0)
+    silent_elsewhere = await _orphan(engine, "silent-remote", "other-host", 1, heartbeat_age=3600)
+    alive_elsewhere = await _orphan(engine, "alive-remote", "other-host", 1, heartbeat_age=0)
+
+    assert await engine.runner.interrupt_orphans() == 2
+
+    for task_id in (crashed_here, silent_elsewhere):
+        snap = await engine.snapshot(task_id)
+        assert (snap.status, snap.error_code, snap.progress) == ("Interrupted", "interrupted", 40.0)
+        assert (await engine.store.events_after(task_id, 0))[-1].type is EventType.ERROR
+    assert (await engine.snapshot(alive_elsewhere)).status == "Processing"
+
+
+async def test_a_resumed_stream_replays_exactly_the_durable_events_it_missed(engine: Engine) -> None:
+    task_id = await _run_to_end(engine, "fast_tasks", "chatty", {"lines": 6})
+    stored = await engine.store.events_after(task_id, 0)
+    cut = stored[2].id
+    received: list[TaskEvent] = []
+    async for event in task_events(engine, task_id, after=cut):
+        assert event is not None
+        received.append(event)
+    assert received[0].type is EventType.SNAPSHOT
+    assert [e.id for e in received[1:]] == [e.id for e in stored[3:]]
+    assert received[-1].type is EventType.RESULT
+
+
+async def test_raising_and_unserialisable_tasks_end_in_error_with_a_message(engine: Engine) -> None:
+    failed = await engine.snapshot(await _run_to_end(engine, "fast_tasks", "fail"))
+    assert (failed.status, failed.error, failed.error_code) == ("Error", "boom: the input was bad", "task_failed")
+    odd = await engine.snapshot(await _run_to_end(engine, "fast_tasks", "unserializable"))
+    assert odd.status == "Error" and odd.error_code == "result_not_serializable"
+    assert "not JSON-serialisable" in (odd.error or "")
+
+
+async def test_timeout_warns_first_then_ends_in_error(engine: Engine) -> None:
+    task_id = await _run_to_end(engine, "fast_tasks", "overrun")
+    snap = await engine.snapshot(task_id)
+    assert (snap.status, snap.error_code) == ("Error", "timeout")
+    events = await engine.store.events_after(task_id, 0)
+    warnings = [e for e in events if e.type is EventType.LOG and e.level and e.level.value == "warning"]
+    assert warnings and warnings[0].id < events[-1].id
+
+
+async def test_graceful_shutdown_records_running_tasks_as_interrupted(engine: Engine, settings: Settings) -> None:
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    snap = await engine.start_task(spec, args)
+    await asyncio.sleep(0.2)
+    await engine.stop()
+    reopened = Engine(settings, registry=engine.registry)
+    await reopened.start()
+    try:
+        final = await reopened.snapshot(snap.task_id)
+        assert final.status == TaskStatus.INTERRUPTED.value
+        assert os.getpid() > 0
+    finally:
+        await reopened.stop()
