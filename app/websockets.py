@@ -46,20 +46,24 @@ async def stream_task(ws: WebSocket, engine: Engine, task_id: str, state: str | 
         gone.set()
 
     watcher = asyncio.create_task(watch_client())
+    close: TaskError | None = None
     try:
-        events = task_events(engine, task_id, after=_after_param(ws), state=state, keepalive=1.0)
-        async for event in events:
+        async for event in task_events(engine, task_id, after=_after_param(ws), state=state, keepalive=1.0):
             if gone.is_set():
                 return
             if event is not None:
                 await ws.send_json(event.wire())
-        await ws.close(code=1000)
     except TaskError as exc:
-        await close_with_error(ws, exc)
+        close = exc
     except (WebSocketDisconnect, RuntimeError):
-        pass
+        return
     finally:
         watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    if close is not None:
+        await close_with_error(ws, close)
+    else:
+        await ws.close(code=1000)
 
 
 def ws_router(engine: Engine) -> APIRouter:

@@ -152,9 +152,9 @@ class Store:
 
     def set_progress(self, task_id: str, values: dict[str, Any]) -> None:
         """Coalesced: the latest values win; written within `progress_flush_seconds`."""
-        self._progress.setdefault(task_id, {}).update(values)
-        if not self._flush_seconds:
+        if not self._progress:
             self._wakeup.set()
+        self._progress.setdefault(task_id, {}).update(values)
 
     def update_task(self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent] = ()) -> asyncio.Future[None]:
         """Resolves once committed; a pending coalesced tick of the task is folded in."""
@@ -168,11 +168,14 @@ class Store:
     async def _write_loop(self) -> None:
         while True:
             if not self._queue and not self._closing:
-                timeout = self._flush_seconds if self._progress else None
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
-                except TimeoutError:
-                    pass
+                if not self._progress:
+                    await self._wakeup.wait()  # a durable write, closing, or a first tick
+                    self._wakeup.clear()
+                if not self._queue and not self._closing and self._progress:
+                    try:  # the coalescing window; a durable write cuts it short
+                        await asyncio.wait_for(self._wakeup.wait(), self._flush_seconds)
+                    except TimeoutError:
+                        pass
             self._wakeup.clear()
             writes, self._queue = self._queue, []
             progress, self._progress = self._progress, {}
