@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic.json_schema import models_json_schema
 
 from app.errors import ERROR_RESPONSES, ErrorBody, InvalidJson, error_response
-from app.schemas import Health, Readiness, TaskOut
+from app.schemas import Health, Readiness, TaskOut, task_response
 from tasks.engine import Engine
 from tasks.registry import TaskSpec
 
@@ -27,10 +27,10 @@ async def read_json_body(request: Request) -> Any:
         raise InvalidJson(f"the request body is not valid JSON: {exc}", hint="send a JSON object, e.g. -d '{}'") from None
 
 
-def _start_endpoint(engine: Engine, spec: TaskSpec) -> Callable[[Request], Awaitable[TaskOut]]:
-    async def start(request: Request) -> TaskOut:
+def _start_endpoint(engine: Engine, spec: TaskSpec) -> Callable[[Request], Awaitable[Response]]:
+    async def start(request: Request) -> Response:
         args = spec.parse_args(await read_json_body(request))
-        return TaskOut.from_snapshot(await engine.start_task(spec, args))
+        return task_response(await engine.start_task(spec, args), status_code=202)
 
     return start
 
@@ -79,10 +79,10 @@ def direct_router(engine: Engine) -> APIRouter:
         state: str,
         task_id: str,
         wait: float = Query(0, ge=0, description="Seconds to wait for a terminal status (capped by the server)."),
-    ) -> TaskOut:
+    ) -> Response:
         engine.registry.state(state)
         timeout = min(wait, engine.settings.max_wait_seconds)
-        return TaskOut.from_snapshot(await engine.wait(task_id, timeout, state=state))
+        return task_response(await engine.wait(task_id, timeout, state=state))
 
     @router.get("/health", response_model=Health, tags=["service"], summary="The process is up")
     async def health() -> Health:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from tasks.events import TaskSnapshot
@@ -17,13 +20,21 @@ class TaskOut(TaskSnapshot):
 
     links: TaskLinks
 
-    @classmethod
-    def from_snapshot(cls, snap: TaskSnapshot) -> TaskOut:
-        links = TaskLinks(
-            result=f"/api/{snap.state}/task/result/{snap.task_id}",
-            ws=f"/ws/{snap.state}/task/ws/{snap.task_id}",
-        )
-        return cls(**snap.model_dump(), links=links)
+
+
+def task_links(snap: TaskSnapshot) -> dict[str, str]:
+    return {
+        "result": f"/api/{snap.state}/task/result/{snap.task_id}",
+        "ws": f"/ws/{snap.state}/task/ws/{snap.task_id}",
+    }
+
+
+def task_response(snap: TaskSnapshot, status_code: int = 200) -> Response:
+    """A TaskOut body serialised once, skipping FastAPI's re-validation of a
+    snapshot the engine already validated (the start and result hot paths)."""
+    body = snap.model_dump_json().encode()
+    links = json.dumps(task_links(snap), separators=(",", ":")).encode()
+    return Response(body[:-1] + b',"links":' + links + b"}", status_code=status_code, media_type="application/json")
 
 
 class Health(BaseModel):

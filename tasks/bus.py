@@ -39,10 +39,19 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> TaskEvent | None:
         """The next event, or None after `timeout` seconds without one."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
+
+    def drain(self) -> list[TaskEvent]:
+        """Every event already queued, without waiting."""
+        events = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
 
     def reset_overflow(self) -> None:
         self.overflowed = False

@@ -9,9 +9,10 @@ import json
 import logging
 import os
 import socket
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -31,6 +32,15 @@ log = logging.getLogger("spyglass.runner")
 
 class ResultNotSerializable(TypeError):
     pass
+
+
+MUTABLE_COLUMNS = ("status", "progress", "message", "result", "error", "error_code", "started_at", "finished_at", "updated_at", "last_event_id")
+
+
+def _row_state(record: TaskRecord) -> dict[str, Any]:
+    """Every column that changes while a task runs: one shape, so a batch of
+    updates is a single executemany."""
+    return {column: getattr(record, column) for column in MUTABLE_COLUMNS}
 
 
 @dataclass
@@ -74,6 +84,11 @@ class Runner:
         self.hostname = socket.gethostname()
         self._clock = EventClock()
         self._live: dict[str, LiveTask] = {}
+        self._active: Counter[tuple[str, str]] = Counter()
+        self._active_total = 0
+        # Terminal snapshots of tasks this worker ran: they never change, and
+        # "start, then wait for the result" is the commonest read.
+        self._finished: OrderedDict[str, TaskSnapshot] = OrderedDict()
         self._stopping = False
         self._maintenance: asyncio.Task[None] | None = None
 
@@ -171,6 +186,9 @@ class Runner:
         live = self._live.get(task_id)
         if live is not None:
             return TaskSnapshot.of(live.record)
+        finished = self._finished.get(task_id)
+        if finished is not None:
+            return finished
         record = await self.store.get_task(task_id)
         if record is None:
             raise UnknownTaskId(f"unknown task id {task_id!r}")
@@ -182,9 +200,12 @@ class Runner:
         return list(live.pending) if live is not None else []
 
     def active_count(self, spec: TaskSpec | None = None) -> int:
-        if spec is None:
-            return len(self._live)
-        return sum(1 for live in self._live.values() if live.spec is spec)
+        """Tasks not yet ended (an ended one may still be waiting for its commit)."""
+        return self._active[spec.state, spec.name] if spec is not None else self._active_total
+
+    def _count(self, spec: TaskSpec, delta: int) -> None:
+        self._active[spec.state, spec.name] += delta
+        self._active_total += delta
 
     # -- start --------------------------------------------------------------
 
@@ -207,18 +228,24 @@ class Runner:
         )
         live = LiveTask(record=record, spec=spec, args=args)
         self._live[record.id] = live
+        self._count(spec, +1)
         written = self.store.insert_task(record.model_dump())
         try:
             await asyncio.shield(written)
         except asyncio.CancelledError:
             # The caller went away, but the row will be committed: run the task anyway.
-            written.add_done_callback(lambda fut: self._spawn(live) if not fut.exception() else self._live.pop(record.id, None))
+            written.add_done_callback(lambda fut: self._spawn(live) if not fut.exception() else self._drop(live))
             raise
         except Exception:
-            self._live.pop(record.id, None)
+            self._drop(live)
             raise
         self._spawn(live)
         return TaskSnapshot.of(record)
+
+    def _drop(self, live: LiveTask) -> None:
+        """Forget a task whose row was never written."""
+        self._live.pop(live.record.id, None)
+        self._count(live.spec, -1)
 
     def _spawn(self, live: LiveTask) -> None:
         name = f"spyglass-task-{live.spec.state}.{live.spec.name}"
@@ -242,7 +269,7 @@ class Runner:
     async def _execute(self, live: LiveTask) -> None:
         record = live.record
         record.started_at = utcnow()
-        await self.update(live, status=TaskStatus.STARTING, extra={"started_at": record.started_at})
+        await self.update(live, status=TaskStatus.STARTING)
         try:
             outcome = await self._call(live)
         except asyncio.CancelledError:
@@ -255,9 +282,20 @@ class Runner:
             log.exception("task %s.%s (%s) raised", record.state, record.task, record.id)
             outcome = Outcome(TaskStatus.ERROR, error=str(exc) or type(exc).__name__, code="task_failed")
         try:
-            await self._finish(live, outcome)
+            self._remember(await self._finish(live, outcome))
+        except Exception:
+            log.exception("could not record the end of task %s", record.id)
         finally:
             self._live.pop(record.id, None)
+
+    def _remember(self, snap: TaskSnapshot) -> None:
+        self._finished[snap.task_id] = snap
+        while len(self._finished) > self.settings.finished_cache_size:
+            self._finished.popitem(last=False)
+
+    def forget(self, task_id: str) -> None:
+        """Drop a cached terminal snapshot (its record was deleted)."""
+        self._finished.pop(task_id, None)
 
     async def _call(self, live: LiveTask) -> Outcome:
         spec = live.spec
@@ -306,7 +344,6 @@ class Runner:
         progress: float | None = None,
         status: TaskStatus | None = None,
         message: str | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> None:
         record = live.record
         if progress is not None:
@@ -316,25 +353,13 @@ class Runner:
         if message is not None:
             record.message = message
         event = self._next_event(live, EventType.STATUS)
-        self.store.set_progress(
-            record.id,
-            {
-                "progress": record.progress,
-                "status": TaskStatus(record.status).value,
-                "message": record.message,
-                "updated_at": record.updated_at,
-                "last_event_id": record.last_event_id,
-                **(extra or {}),
-            },
-        )
+        self.store.set_progress(record.id, _row_state(record))
         await self.bus.publish(event, task_topic(record.id), ALL_TASKS_TOPIC)
 
     async def log(self, live: LiveTask, message: str, level: LogLevel) -> None:
         event = self._next_event(live, EventType.LOG, level=level, message=message)
         await self._emit_durable(live, event)
-        self.store.set_progress(
-            live.record.id, {"updated_at": live.record.updated_at, "last_event_id": live.record.last_event_id}
-        )
+        self.store.set_progress(live.record.id, _row_state(live.record))
 
     async def _emit_durable(self, live: LiveTask, event: TaskEvent) -> None:
         """Publish at once; commit in the background. The terminal write waits for it
@@ -351,10 +376,11 @@ class Runner:
         if event in live.pending:
             live.pending.remove(event)
 
-    async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
+    async def _finish(self, live: LiveTask, outcome: Outcome) -> TaskSnapshot:
         record = live.record
         now = utcnow()
         record.status = outcome.status.value
+        self._count(live.spec, -1)
         record.result = outcome.result
         record.error = outcome.error
         record.error_code = outcome.code
@@ -365,20 +391,7 @@ class Runner:
             event = self._next_event(live, EventType.RESULT)
         else:
             event = self._next_event(live, EventType.ERROR, message=outcome.error, hint=outcome.hint)
-        live.pending.append(event)
+        # Committed before it is published: whoever hears of the end finds it in the store.
+        await self.store.update_task(record.id, _row_state(record), [event])
         await self.bus.publish(event, task_topic(record.id), ALL_TASKS_TOPIC)
-        values = {
-            "status": outcome.status.value,
-            "progress": record.progress,
-            "message": record.message,
-            "result": outcome.result,
-            "error": outcome.error,
-            "error_code": outcome.code,
-            "finished_at": now,
-            "updated_at": record.updated_at,
-            "last_event_id": record.last_event_id,
-        }
-        try:
-            await self.store.update_task(record.id, values, [event])
-        except Exception:
-            log.exception("could not record the end of task %s", record.id)
+        return cast(TaskSnapshot, event.snapshot)  # result/error events always carry one

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         description="Extra comma-separated modules holding MonitorState classes (tests, bench).",
     )
     max_active_tasks: int = Field(default=1000, gt=0, description="Global cap on Pending+running tasks per worker.")
+    finished_cache_size: int = Field(default=10_000, ge=0, description="Terminal snapshots kept in memory per worker.")
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_dead_after_seconds: float = Field(default=20.0, gt=0)
     progress_flush_seconds: float = Field(default=0.1, ge=0)

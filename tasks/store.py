@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import bindparam, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -176,6 +176,7 @@ class Store:
                         await asyncio.wait_for(self._wakeup.wait(), self._flush_seconds)
                     except TimeoutError:
                         pass
+            await asyncio.sleep(0)  # let writers that are ready this loop turn join the batch
             self._wakeup.clear()
             writes, self._queue = self._queue, []
             progress, self._progress = self._progress, {}
@@ -221,8 +222,12 @@ class Store:
     ) -> None:
         if inserts:
             await conn.execute(insert(TASK), inserts)
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for task_id, values in updates:
-            await conn.execute(update(TASK).where(TASK.c.id == task_id).values(**values))
+            by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
+        for shape, rows in by_shape.items():
+            statement = update(TASK).where(TASK.c.id == bindparam("_task_id")).values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
+            await conn.execute(statement, rows)
         if events:
             await conn.execute(insert(EVENT), events)
 

@@ -57,9 +57,18 @@ async def task_events(
             if event is None:
                 yield None
                 continue
-            if event.id <= last:
-                continue
-            last = event.id
-            yield event
-            if event.is_terminal:
-                return
+            for event in coalesce([event, *sub.drain()]):
+                if event.id <= last:
+                    continue
+                last = event.id
+                yield event
+                if event.is_terminal:
+                    return
+
+
+def coalesce(events: list[TaskEvent]) -> list[TaskEvent]:
+    """Drops status events superseded by a later one in the same batch: a watcher
+    that fell behind gets the latest progress at once, never a backlog of ticks.
+    Durable events are all kept, in order."""
+    latest_status = max((i for i, e in enumerate(events) if e.type is EventType.STATUS), default=-1)
+    return [e for i, e in enumerate(events) if e.type is not EventType.STATUS or i == latest_status]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import Server
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="module")

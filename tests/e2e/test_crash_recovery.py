@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

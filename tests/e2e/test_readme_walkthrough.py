@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.server import Server
+from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -88,3 +88,17 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def rss_bytes(self) -> int:
+        """Resident memory of every process in the server's group (supervisor + workers)."""
+        if self.process is None:
+            return 0
+        total = 0
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = status.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid:  # field 5: process group id
+                    total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss pages
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
