@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
-from app.routes import direct_router, install_args_schemas
+from app.routes import task_router, install_args_schemas
 from app.websockets import ws_router
 from tasks.engine import Engine
 
@@ -18,7 +18,7 @@ Errors are JSON: `{"code": ..., "message": ..., "hint": ...}`; WebSockets close 
 def create_api(engine: Engine) -> FastAPI:
     api = FastAPI(title="SpyGlass", version="0.1.0", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
     install_error_handlers(api)
-    api.include_router(direct_router(engine))
+    api.include_router(task_router(engine))
     api.include_router(ws_router(engine))
     install_args_schemas(api, engine)
     api.add_middleware(BodyLimitMiddleware, max_bytes=engine.settings.max_body_bytes)

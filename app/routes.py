@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -12,7 +12,8 @@ from pydantic.json_schema import models_json_schema
 
 from app.errors import ERROR_RESPONSES, ErrorBody, InvalidJson, error_response
 from app.schemas import Health, Readiness, TaskOut, task_response
-from tasks.engine import Engine
+from tasks.auth import Client
+from tasks.engine import Access, Engine
 from tasks.registry import TaskSpec
 
 
@@ -27,10 +28,39 @@ async def read_json_body(request: Request) -> Any:
         raise InvalidJson(f"the request body is not valid JSON: {exc}", hint="send a JSON object, e.g. -d '{}'") from None
 
 
-def _start_endpoint(engine: Engine, spec: TaskSpec) -> Callable[[Request], Awaitable[Response]]:
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+async def caller(engine: Engine, request: Request) -> Client | None:
+    """The client behind a Bearer token (401 if the token is bad), or None if none was sent;
+    with SPYGLASS_REQUIRE_TOKEN a token is mandatory on the direct routes too."""
+    token = bearer_token(request.headers)
+    if token is None and not engine.settings.require_token:
+        return None
+    return await engine.authenticate(token)
+
+
+def _direct_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
     async def start(request: Request) -> Response:
+        client = await caller(engine, request)
         args = spec.parse_args(await read_json_body(request))
-        return task_response(await engine.start_task(spec, args), status_code=202)
+        snap = await engine.start_task(spec, args, client.name if client else None)
+        return task_response(snap, status_code=202)
+
+    return start
+
+
+def _token_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
+    async def start(request: Request, client_token: str) -> Response:
+        client = await engine.authenticate(client_token)
+        args = spec.parse_args(await read_json_body(request))
+        snap = await engine.start_task(spec, args, client.name)
+        return task_response(snap, status_code=202, token=client_token)
 
     return start
 
@@ -46,23 +76,39 @@ def _args_request_body(spec: TaskSpec) -> dict[str, Any] | None:
     }
 
 
-def direct_router(engine: Engine) -> APIRouter:
+def task_router(engine: Engine) -> APIRouter:
     router = APIRouter()
     for spec in engine.registry.tasks():
-        description = spec.doc + ("" if spec.is_static else "\n\nInstance task: start it on the client-token route.")
+        common: dict[str, Any] = {
+            "methods": ["POST"],
+            "status_code": 202,
+            "response_model": TaskOut,
+            "responses": ERROR_RESPONSES,
+            "tags": [spec.state],
+            "openapi_extra": _args_request_body(spec),
+        }
         router.add_api_route(
             f"/api/{spec.state}/task/start/{spec.name}",
-            _start_endpoint(engine, spec),
-            methods=["POST"],
-            status_code=202,
-            response_model=TaskOut,
-            responses=ERROR_RESPONSES,
-            tags=[spec.state],
+            _direct_start(engine, spec),
             summary=f"Start {spec.state}.{spec.name}",
-            description=description,
+            description=spec.doc
+            + ("" if spec.is_static else "\n\nInstance task: answers 401 here; start it on the client-token route."),
             operation_id=f"start_{spec.state}_{spec.name}",
-            openapi_extra=_args_request_body(spec),
+            **common,
         )
+        router.add_api_route(
+            f"/api/{spec.state}/tasks/{{client_token}}/start/{spec.name}",
+            _token_start(engine, spec),
+            summary=f"Start {spec.state}.{spec.name} for the token's client",
+            description=spec.doc + "\n\nThe task is owned by the client; only its tokens see it.",
+            operation_id=f"start_{spec.state}_{spec.name}_for_client",
+            **common,
+        )
+
+    @router.post("/api/{state}/tasks/{client_token}/start/{task_name}", include_in_schema=False)
+    async def token_start_unknown(state: str, client_token: str, task_name: str) -> None:
+        await engine.authenticate(client_token)
+        engine.registry.get(state, task_name)  # raises the precise 404
 
     @router.post("/api/{state}/task/start/{task_name}", include_in_schema=False)
     async def start_unknown(state: str, task_name: str) -> None:
@@ -76,13 +122,16 @@ def direct_router(engine: Engine) -> APIRouter:
         summary="A task's snapshot; ?wait=S long-polls until it ends",
     )
     async def result(
+        request: Request,
         state: str,
         task_id: str,
         wait: float = Query(0, ge=0, description="Seconds to wait for a terminal status (capped by the server)."),
     ) -> Response:
         engine.registry.state(state)
+        client = await caller(engine, request)
         timeout = min(wait, engine.settings.max_wait_seconds)
-        return task_response(await engine.wait(task_id, timeout, state=state))
+        access = Access(state=state, client=client.name if client else None)
+        return task_response(await engine.wait(task_id, timeout, access))
 
     @router.get("/health", response_model=Health, tags=["service"], summary="The process is up")
     async def health() -> Health:

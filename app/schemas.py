@@ -22,18 +22,17 @@ class TaskOut(TaskSnapshot):
 
 
 
-def task_links(snap: TaskSnapshot) -> dict[str, str]:
-    return {
-        "result": f"/api/{snap.state}/task/result/{snap.task_id}",
-        "ws": f"/ws/{snap.state}/task/ws/{snap.task_id}",
-    }
+def task_links(snap: TaskSnapshot, token: str | None = None) -> dict[str, str]:
+    """Where to read and stream the task; owned tasks stream on the token route."""
+    ws = f"/ws/{snap.state}/tasks/{token}/{snap.task_id}" if token else f"/ws/{snap.state}/task/ws/{snap.task_id}"
+    return {"result": f"/api/{snap.state}/task/result/{snap.task_id}", "ws": ws}
 
 
-def task_response(snap: TaskSnapshot, status_code: int = 200) -> Response:
+def task_response(snap: TaskSnapshot, status_code: int = 200, token: str | None = None) -> Response:
     """A TaskOut body serialised once, skipping FastAPI's re-validation of a
     snapshot the engine already validated (the start and result hot paths)."""
     body = snap.model_dump_json().encode()
-    links = json.dumps(task_links(snap), separators=(",", ":")).encode()
+    links = json.dumps(task_links(snap, token), separators=(",", ":")).encode()
     return Response(body[:-1] + b',"links":' + links + b"}", status_code=status_code, media_type="application/json")
 
 

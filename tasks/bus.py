@@ -20,6 +20,10 @@ def task_topic(task_id: str) -> str:
     return f"task:{task_id}"
 
 
+def client_topic(client: str, state: str) -> str:
+    return f"client:{client}:{state}"
+
+
 ALL_TASKS_TOPIC = "tasks"
 
 

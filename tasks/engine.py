@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel
 
+from tasks.auth import Auth, Client, install_log_redaction
 from tasks.bus import Bus, InMemoryBus, task_topic
 from tasks.errors import EngineNotReady, Unauthorized, UnknownTaskId
 from tasks.events import TaskSnapshot
@@ -22,12 +24,30 @@ from tasks.settings import Settings, get_settings
 from tasks.store import Store
 
 
+@dataclass(frozen=True)
+class Access:
+    """Who asks, and through which route: ids of tasks a caller may not see are
+    answered exactly like unknown ids (404), so they cannot be probed."""
+
+    state: str | None = None
+    client: str | None = None
+    owned: bool = False  # token routes: only the client's own tasks
+
+    def allows(self, snap: TaskSnapshot) -> bool:
+        if self.state is not None and snap.state != self.state:
+            return False
+        if snap.client is None:
+            return not self.owned
+        return snap.client == self.client
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings or get_settings()
         self.registry = registry or Registry().discover("states", self.settings.extra_state_modules)
         self.bus: Bus = InMemoryBus()
         self.store, self.runner = self._build()
+        self.auth = Auth(self.store)
         self.started = False
 
     def _build(self) -> tuple[Store, Runner]:
@@ -41,6 +61,8 @@ class Engine:
     async def start(self) -> None:
         """Opens the store named by the current settings (tests swap settings between runs)."""
         self.store, self.runner = self._build()
+        self.auth = Auth(self.store)
+        install_log_redaction()
         await self.store.start()
         await self.bus.start()
         await self.runner.start()
@@ -78,18 +100,21 @@ class Engine:
             )
         return await self.runner.launch(spec, args, owner=client)
 
-    async def snapshot(self, task_id: str, state: str | None = None) -> TaskSnapshot:
-        """A task's snapshot; asking under the wrong state is the same 404 as a wrong id."""
+    async def authenticate(self, token: str | None) -> Client:
+        self._require_started()
+        return await self.auth.authenticate(token)
+
+    async def snapshot(self, task_id: str, access: Access = Access()) -> TaskSnapshot:
         self._require_started()
         snap = await self.runner.snapshot(task_id)
-        if state is not None and snap.state != state:
+        if not access.allows(snap):
             raise UnknownTaskId(f"unknown task id {task_id!r}")
         return snap
 
-    async def wait(self, task_id: str, timeout: float, state: str | None = None) -> TaskSnapshot:
+    async def wait(self, task_id: str, timeout: float, access: Access = Access()) -> TaskSnapshot:
         """Long-poll: the snapshot once terminal, or as it is after `timeout` seconds."""
         async with self.bus.subscribe(task_topic(task_id)) as sub:
-            snap = await self.snapshot(task_id, state)
+            snap = await self.snapshot(task_id, access)
             if snap.is_terminal or timeout <= 0:
                 return snap
             deadline = time.monotonic() + timeout
@@ -97,7 +122,17 @@ class Engine:
                 event = await sub.get(timeout=remaining)
                 if event is None or event.is_terminal or sub.overflowed:
                     break
-            return await self.snapshot(task_id, state)
+            return await self.snapshot(task_id, access)
+
+    async def client_tasks(self, client: str, state: str, limit: int = 50) -> list[TaskSnapshot]:
+        """A client's tasks in a state, newest first: the live view where running here."""
+        self._require_started()
+        records = await self.store.tasks_of(client, state, limit)
+        snaps = []
+        for record in records:
+            live = self.runner.live(record.id)
+            snaps.append(TaskSnapshot.of(live.record if live is not None else record))
+        return snaps
 
 
 _engine: Engine | None = None

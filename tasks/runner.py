@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from tasks.bus import ALL_TASKS_TOPIC, Bus, task_topic
+from tasks.bus import ALL_TASKS_TOPIC, Bus, client_topic, task_topic
 from tasks.context import TaskContext
 from tasks.errors import TooManyTasks, UnknownTaskId
 from tasks.events import EventType, TaskEvent, TaskSnapshot, utcnow
@@ -61,6 +61,13 @@ class Outcome:
     error: str | None = None
     code: str | None = None
     hint: str | None = None
+
+
+def topics(record: TaskRecord) -> tuple[str, ...]:
+    """Where a task's events go: its own stream, the all-tasks feed, its client's feed."""
+    if record.owner is None:
+        return (task_topic(record.id), ALL_TASKS_TOPIC)
+    return (task_topic(record.id), ALL_TASKS_TOPIC, client_topic(record.owner, record.state))
 
 
 def _json_result(value: Any) -> Any:
@@ -171,7 +178,7 @@ class Runner:
                 "last_event_id": record.last_event_id,
             }
             if await self.store.finish_orphan(record.id, values, [event]):
-                await self.bus.publish(event, task_topic(record.id), ALL_TASKS_TOPIC)
+                await self.bus.publish(event, *topics(record))
                 count += 1
         if count:
             log.warning("marked %d orphaned task(s) Interrupted", count)
@@ -354,7 +361,7 @@ class Runner:
             record.message = message
         event = self._next_event(live, EventType.STATUS)
         self.store.set_progress(record.id, _row_state(record))
-        await self.bus.publish(event, task_topic(record.id), ALL_TASKS_TOPIC)
+        await self.bus.publish(event, *topics(record))
 
     async def log(self, live: LiveTask, message: str, level: LogLevel) -> None:
         event = self._next_event(live, EventType.LOG, level=level, message=message)
@@ -367,7 +374,7 @@ class Runner:
         live.pending.append(event)
         written = self.store.append_events([event])
         written.add_done_callback(lambda fut: self._committed(live, event, fut))
-        await self.bus.publish(event, task_topic(live.record.id), ALL_TASKS_TOPIC)
+        await self.bus.publish(event, *topics(live.record))
 
     @staticmethod
     def _committed(live: LiveTask, event: TaskEvent, fut: asyncio.Future[None]) -> None:
@@ -393,5 +400,5 @@ class Runner:
             event = self._next_event(live, EventType.ERROR, message=outcome.error, hint=outcome.hint)
         # Committed before it is published: whoever hears of the end finds it in the store.
         await self.store.update_task(record.id, _row_state(record), [event])
-        await self.bus.publish(event, task_topic(record.id), ALL_TASKS_TOPIC)
+        await self.bus.publish(event, *topics(record))
         return cast(TaskSnapshot, event.snapshot)  # result/error events always carry one

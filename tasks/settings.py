@@ -19,6 +19,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default is a SQLite file in data_dir.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    require_token: bool = Field(default=False, description="Direct routes need a Bearer client token too.")
     max_wait_seconds: float = Field(default=60.0, gt=0, description="Upper bound of ?wait= long-polls.")
     state_modules: str = Field(
         default="",

@@ -238,6 +238,16 @@ class Store:
             row = (await conn.execute(select(TASK).where(TASK.c.id == task_id))).mappings().first()
         return TaskRecord(**row) if row is not None else None
 
+    async def tasks_of(self, owner: str, state: str, limit: int) -> list[TaskRecord]:
+        query = (
+            select(TASK)
+            .where(TASK.c.owner == owner, TASK.c.state == state)
+            .order_by(TASK.c.created_at.desc(), TASK.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [TaskRecord(**r) for r in (await conn.execute(query)).mappings()]
+
     async def events_after(self, task_id: str, after: int) -> list[TaskEvent]:
         async with self.engine.connect() as conn:
             rows = (

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from tasks.bus import task_topic
-from tasks.engine import Engine
+from pydantic import BaseModel
+
+from tasks.bus import client_topic, task_topic
+from tasks.engine import Access, Engine
 from tasks.events import EventType, TaskEvent, TaskSnapshot
 
 
@@ -28,12 +30,12 @@ def _snapshot_event(snap: TaskSnapshot) -> TaskEvent:
 
 
 async def task_events(
-    engine: Engine, task_id: str, *, after: int | None = None, state: str | None = None, keepalive: float | None = None
+    engine: Engine, task_id: str, *, after: int | None = None, access: Access = Access(), keepalive: float | None = None
 ) -> AsyncIterator[TaskEvent | None]:
     """Yields the task's events; yields None after `keepalive` idle seconds so a
     transport can send a heartbeat. Raises UnknownTaskId before yielding anything."""
     async with engine.bus.subscribe(task_topic(task_id)) as sub:
-        snap = await engine.snapshot(task_id, state)
+        snap = await engine.snapshot(task_id, access)
         yield _snapshot_event(snap)
         last = snap.last_event_id
         replay_from = after
@@ -50,7 +52,7 @@ async def task_events(
             event = await sub.get(timeout=keepalive)
             if sub.overflowed:
                 sub.reset_overflow()
-                snap = await engine.snapshot(task_id, state)
+                snap = await engine.snapshot(task_id, access)
                 yield _snapshot_event(snap)
                 replay_from, last = last, snap.last_event_id
                 continue
@@ -67,8 +69,49 @@ async def task_events(
 
 
 def coalesce(events: list[TaskEvent]) -> list[TaskEvent]:
-    """Drops status events superseded by a later one in the same batch: a watcher
-    that fell behind gets the latest progress at once, never a backlog of ticks.
-    Durable events are all kept, in order."""
-    latest_status = max((i for i, e in enumerate(events) if e.type is EventType.STATUS), default=-1)
-    return [e for i, e in enumerate(events) if e.type is not EventType.STATUS or i == latest_status]
+    """Drops status events superseded by a later one of the same task in the same
+    batch: a watcher that fell behind gets the latest progress at once, never a
+    backlog of ticks. Durable events are all kept, in order."""
+    latest: dict[str, int] = {}
+    for i, event in enumerate(events):
+        if event.type is EventType.STATUS:
+            latest[event.task_id] = i
+    return [e for i, e in enumerate(events) if e.type is not EventType.STATUS or latest[e.task_id] == i]
+
+
+class ClientSnapshot(BaseModel):
+    """First message of a client stream: that client's recent tasks in the state."""
+
+    type: str = "snapshot"
+    tasks: list[TaskSnapshot]
+
+    def wire(self) -> dict[str, object]:
+        return self.model_dump(mode="json")
+
+
+async def client_events(
+    engine: Engine, client: str, state: str, *, keepalive: float | None = None
+) -> AsyncIterator[ClientSnapshot | TaskEvent | None]:
+    """Every event of every task of `client` in `state`, live, until the caller stops."""
+    async with engine.bus.subscribe(client_topic(client, state)) as sub:
+        snaps = await engine.client_tasks(client, state)
+        yield ClientSnapshot(tasks=snaps)
+        last = {snap.task_id: snap.last_event_id for snap in snaps}
+        while True:
+            event = await sub.get(timeout=keepalive)
+            if sub.overflowed:
+                sub.reset_overflow()
+                snaps = await engine.client_tasks(client, state)
+                last = {snap.task_id: snap.last_event_id for snap in snaps}
+                yield ClientSnapshot(tasks=snaps)
+                continue
+            if event is None:
+                yield None
+                continue
+            for item in coalesce([event, *sub.drain()]):
+                if item.id <= last.get(item.task_id, 0):
+                    continue
+                last[item.task_id] = item.id
+                yield item
+                if item.is_terminal:
+                    last.pop(item.task_id, None)

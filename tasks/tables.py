@@ -64,3 +64,26 @@ class WorkerRecord(SQLModel, table=True):
     pid: int
     started_at: datetime | None = _utc_column(nullable=False)
     heartbeat_at: datetime | None = _utc_column(nullable=False)
+
+
+class ClientRecord(SQLModel, table=True):
+    """A named API consumer; owns the tasks started with its tokens."""
+
+    __tablename__ = "client"
+
+    name: str = Field(primary_key=True, max_length=64)
+    created_at: datetime | None = _utc_column(nullable=False)
+
+
+class TokenRecord(SQLModel, table=True):
+    """A client's token, stored only as its SHA-256; `id` is public (for revoke/list)."""
+
+    __tablename__ = "client_token"
+
+    id: str = Field(primary_key=True, max_length=16)
+    client: str = Field(max_length=64, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime | None = _utc_column(nullable=False)
+    expires_at: datetime | None = _utc_column()
+    revoked_at: datetime | None = _utc_column()
+    last_used_at: datetime | None = _utc_column()
