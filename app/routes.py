@@ -29,11 +29,10 @@ async def read_json_body(request: Request) -> Any:
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, if any."""
+    """The token of an `Authorization: Bearer <token>` header ("" if the header is
+    there but empty, which is then refused), None without such a header."""
     scheme, _, value = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 async def caller(engine: Engine, request: Request) -> Client | None:

@@ -104,14 +104,14 @@ def ws_router(engine: Engine) -> APIRouter:
         try:
             engine.registry.state(state)
             token = bearer_token(ws.headers)
-            client = await engine.authenticate(token) if token or engine.settings.require_token else None
+            client = await engine.authenticate(token) if token is not None or engine.settings.require_token else None
             after = _after_param(ws)
         except TaskError as exc:
             await close_with_error(ws, exc)
             return
         await ws.accept()
         access = Access(state=state, client=client.name if client else None)
-        guard = TokenGuard(engine, token) if token else None
+        guard = TokenGuard(engine, token) if token is not None else None
         await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS), guard)
 
     @router.websocket("/ws/{state}/tasks/{client_token}/{task_id}")

@@ -1,13 +1,77 @@
-"""`MonitorState`: the base of every state that owns monitored tasks."""
+"""`MonitorState`: the base of every state that owns monitored tasks.
+
+Static tasks run on the engine directly. Instance tasks (`async def t(self, task,
+...)`) run as Reflex background events on the owning client's state instance, so
+`self` is a real state, `async with self:` works, and every browser showing that
+client sees its vars change live.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 import reflex as rx
+from reflex_base.event import Event
+
+from tasks.decorator import TASK_MARKER, task_options
+from tasks.engine import get_engine
+from tasks.registry import ORIGINAL_TASK_FN
+from tasks.runner import LiveTask
 
 
-class MonitorState(rx.State):
+CLIENT_TOKEN_PREFIX = "spyglass-client-"
+
+
+def client_state_token(client: str) -> str:
+    """The Reflex client token holding a SpyGlass client's states. Client names
+    have no "_", so this is also a valid SharedState link token."""
+    return f"{CLIENT_TOKEN_PREFIX}{client}"
+
+
+class _QuietHeadlessClients(logging.Filter):
+    """API clients have no browser attached: Reflex's 'delta to disconnected
+    client' warning is expected for them and would flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().startswith("Attempting to send delta") and CLIENT_TOKEN_PREFIX in record.getMessage())
+
+
+logging.getLogger("reflex.app").addFilter(_QuietHeadlessClients())
+
+
+def _background_entry(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    """The Reflex background event that runs `fn` for an engine task id."""
+
+    async def entry(self: MonitorState, task_id: str) -> None:
+        async def call(*args: Any) -> Any:
+            return await fn(self, *args)
+
+        await get_engine().runner.run_instance(task_id, call)
+
+    for attr in ("__name__", "__qualname__", "__module__", "__doc__"):
+        setattr(entry, attr, getattr(fn, attr))
+    setattr(entry, TASK_MARKER, task_options(fn))
+    setattr(entry, ORIGINAL_TASK_FN, fn)
+    return rx.event(background=True)(entry)  # type: ignore[return-value]
+
+
+def _watch_client_handler(cls: type) -> Callable[..., Awaitable[None]]:
+    """Each subclass gets its own `watch_client` event (Reflex registers handlers
+    per class, and linking is per class too)."""
+
+    async def watch_client(self: MonitorState, client: str) -> None:
+        """Link this session's view to a client's instance: from then on it shows,
+        and live-updates with, that client's instance tasks."""
+        await self._link_to(client_state_token(client))
+
+    watch_client.__qualname__ = f"{cls.__qualname__}.watch_client"
+    watch_client.__module__ = cls.__module__
+    return watch_client
+
+
+class MonitorState(rx.SharedState):
     """Subclass it and decorate async methods with `@monitored_background_task`.
 
     The route name of its tasks is the module's name under `states/`; set
@@ -15,3 +79,25 @@ class MonitorState(rx.State):
     """
 
     route_name: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        for name, value in list(vars(cls).items()):
+            if not isinstance(value, staticmethod) and task_options(value) is not None:
+                setattr(cls, name, _background_entry(value))
+        if "watch_client" not in vars(cls):
+            cls.watch_client = _watch_client_handler(cls)  # type: ignore[attr-defined]
+        super().__init_subclass__(**kwargs)
+
+
+def reflex_launcher(app: rx.App) -> Callable[[LiveTask], Awaitable[None]]:
+    """Starts an instance task as a background event on its client's state, with
+    no browser involved (`app.event_processor.enqueue`)."""
+
+    async def launch(live: LiveTask) -> None:
+        if live.record.owner is None:
+            raise RuntimeError("an instance task needs an owning client")
+        state_cls = live.spec.owner_class
+        event = Event(name=f"{state_cls.get_full_name()}.{live.spec.name}", payload={"task_id": live.record.id})
+        await app.event_processor.enqueue(client_state_token(live.record.owner), event)
+
+    return launch

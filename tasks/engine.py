@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,7 +19,7 @@ from tasks.bus import Bus, InMemoryBus, task_topic
 from tasks.errors import EngineNotReady, Unauthorized, UnknownTaskId
 from tasks.events import TaskSnapshot
 from tasks.registry import Registry, TaskSpec
-from tasks.runner import Runner
+from tasks.runner import LiveTask, Runner
 from tasks.settings import Settings, get_settings
 from tasks.store import Store
 
@@ -46,6 +46,8 @@ class Engine:
         self.settings = settings or get_settings()
         self.registry = registry or Registry().discover("states", self.settings.extra_state_modules)
         self.bus: Bus = InMemoryBus()
+        # Set by the Reflex app: how instance tasks become background events.
+        self.instance_launcher: Callable[[LiveTask], Awaitable[None]] | None = None
         self.store, self.runner = self._build()
         self.auth = Auth(self.store)
         self.started = False
@@ -56,7 +58,9 @@ class Engine:
             progress_flush_seconds=self.settings.progress_flush_seconds,
             sqlite_synchronous=self.settings.sqlite_synchronous,
         )
-        return store, Runner(store, self.bus, self.settings)
+        runner = Runner(store, self.bus, self.settings)
+        runner.instance_launcher = getattr(self, "instance_launcher", None)
+        return store, runner
 
     async def start(self) -> None:
         """Opens the store named by the current settings (tests swap settings between runs)."""

@@ -100,14 +100,20 @@ def _read_readme(module: ModuleType) -> str | None:
     return None
 
 
+ORIGINAL_TASK_FN = "__spyglass_task_fn__"
+
+
 def _task_functions(cls: type) -> Iterable[tuple[str, Callable[..., Any], bool, TaskOptions]]:
+    """Marked static methods, and marked instance methods (which a framework may
+    have wrapped, e.g. as a Reflex event handler: the original is kept on the wrapper)."""
     for name, member in vars(cls).items():
         fn = getattr(member, "fn", member)
         options = task_options(fn)
         if options is None:
             continue
         is_static = isinstance(fn, staticmethod)
-        yield name, (fn.__func__ if is_static else fn), is_static, options
+        original = fn.__func__ if is_static else getattr(fn, ORIGINAL_TASK_FN, fn)
+        yield name, original, is_static, options
 
 
 class Registry:

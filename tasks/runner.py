@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -98,6 +99,8 @@ class Runner:
         self._finished: OrderedDict[str, TaskSnapshot] = OrderedDict()
         self._stopping = False
         self._maintenance: asyncio.Task[None] | None = None
+        # Set by the Reflex side: starts an instance task as a background event.
+        self.instance_launcher: Callable[[LiveTask], Awaitable[None]] | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -256,7 +259,32 @@ class Runner:
 
     def _spawn(self, live: LiveTask) -> None:
         name = f"spyglass-task-{live.spec.state}.{live.spec.name}"
-        live.handle = asyncio.create_task(self._execute(live), name=name)
+        if live.spec.is_static:
+            live.handle = asyncio.create_task(self._execute(live, live.spec.fn), name=name)
+        else:
+            live.handle = asyncio.create_task(self._launch_instance(live), name=name)
+
+    async def _launch_instance(self, live: LiveTask) -> None:
+        """Hands an instance task to the host framework (Reflex), which calls
+        `run_instance` from the event it runs on the client's state."""
+        try:
+            if self.instance_launcher is None:
+                raise RuntimeError("no Reflex app is attached to run instance tasks")
+            await self.instance_launcher(live)
+        except Exception as exc:
+            log.exception("could not launch instance task %s", live.record.id)
+            self._remember(await self._finish(live, Outcome(TaskStatus.ERROR, error=f"could not start the task: {exc}", code="launch_failed")))
+            self._live.pop(live.record.id, None)
+
+    async def run_instance(self, task_id: str, call: Callable[..., Awaitable[Any]]) -> None:
+        """Runs a launched instance task inside the caller's asyncio task (a Reflex
+        background event), so cancelling the task cancels that event."""
+        live = self._live.get(task_id)
+        if live is None or TaskStatus(live.record.status) is not TaskStatus.PENDING:
+            log.warning("instance task %s is not waiting to run here; ignoring the event", task_id)
+            return
+        live.handle = asyncio.current_task()
+        await self._execute(live, call)
 
     def _check_limits(self, spec: TaskSpec) -> None:
         limit = spec.options.max_concurrency
@@ -273,12 +301,12 @@ class Runner:
 
     # -- running ------------------------------------------------------------
 
-    async def _execute(self, live: LiveTask) -> None:
+    async def _execute(self, live: LiveTask, call: Callable[..., Awaitable[Any]]) -> None:
         record = live.record
         record.started_at = utcnow()
         await self.update(live, status=TaskStatus.STARTING)
         try:
-            outcome = await self._call(live)
+            outcome = await self._call(live, call)
         except asyncio.CancelledError:
             outcome = (
                 Outcome(TaskStatus.INTERRUPTED, error="the server shut down while the task was running", code="interrupted", hint="start the task again")
@@ -304,13 +332,13 @@ class Runner:
         """Drop a cached terminal snapshot (its record was deleted)."""
         self._finished.pop(task_id, None)
 
-    async def _call(self, live: LiveTask) -> Outcome:
+    async def _call(self, live: LiveTask, call: Callable[..., Awaitable[Any]]) -> Outcome:
         spec = live.spec
         ctx = TaskContext(self, live)
         call_args: list[Any] = [ctx] if live.args is None else [ctx, live.args]
         timeout = spec.options.timeout
         if timeout is None:
-            value = await spec.fn(*call_args)
+            value = await call(*call_args)
         else:
             warn_before = spec.options.warn_before or timeout / 5
             warner = asyncio.get_running_loop().call_later(
@@ -318,7 +346,7 @@ class Runner:
             )
             try:
                 async with asyncio.timeout(timeout):
-                    value = await spec.fn(*call_args)
+                    value = await call(*call_args)
             except TimeoutError:
                 return Outcome(
                     TaskStatus.ERROR,

@@ -82,3 +82,22 @@ async def engine(settings: Settings) -> AsyncIterator[Engine]:
     finally:
         if engine.started:
             await engine.stop()
+
+
+@pytest.fixture(scope="session")
+def reflex_app(asgi_app: object) -> object:
+    """The rx.App behind the ASGI app (for reading client state instances)."""
+    from reflex.utils import prerequisites
+
+    return prerequisites.get_app().app
+
+
+@pytest.fixture
+def mint(client: TestClient) -> object:
+    """Creates a client token on the running test app: mint("alice") -> secret."""
+    from datetime import timedelta
+
+    def _mint(name: str, expires_in: timedelta | None = None) -> str:
+        return client.portal.call(get_engine().auth.create, name, expires_in).token
+
+    return _mint
