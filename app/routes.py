@@ -14,6 +14,7 @@ from app.errors import ERROR_RESPONSES, ErrorBody, InvalidJson, error_response
 from app.schemas import Health, Readiness, TaskOut, task_response
 from tasks.auth import Client
 from tasks.engine import Access, Engine
+from tasks.errors import InvalidRequest
 from tasks.registry import TaskSpec
 
 
@@ -44,12 +45,25 @@ async def caller(engine: Engine, request: Request) -> Client | None:
     return await engine.authenticate(token)
 
 
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidRequest("Idempotency-Key must be 1 to 200 characters")
+    return key
+
+
+async def start_from_request(
+    engine: Engine, spec: TaskSpec, request: Request, client: Client | None, token: str | None = None
+) -> Response:
+    """The one start path of both routes: 202 for a new task, 200 for an idempotent repeat."""
+    args = spec.parse_args(await read_json_body(request))
+    snap, created = await engine.submit(spec, args, client.name if client else None, idempotency_key(request))
+    return task_response(snap, status_code=202 if created else 200, token=token)
+
+
 def _direct_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
     async def start(request: Request) -> Response:
-        client = await caller(engine, request)
-        args = spec.parse_args(await read_json_body(request))
-        snap = await engine.start_task(spec, args, client.name if client else None)
-        return task_response(snap, status_code=202)
+        return await start_from_request(engine, spec, request, await caller(engine, request))
 
     return start
 
@@ -57,9 +71,7 @@ def _direct_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Res
 def _token_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
     async def start(request: Request, client_token: str) -> Response:
         client = await engine.authenticate(client_token)
-        args = spec.parse_args(await read_json_body(request))
-        snap = await engine.start_task(spec, args, client.name)
-        return task_response(snap, status_code=202, token=client_token)
+        return await start_from_request(engine, spec, request, client, client_token)
 
     return start
 

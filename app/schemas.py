@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 from fastapi.responses import Response
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel
 
 from tasks.events import TaskSnapshot
@@ -44,3 +47,73 @@ class Readiness(BaseModel):
     status: str
     store: str
     bus: str
+
+
+class TaskPage(BaseModel):
+    """One page of `GET /api/tasks`; pass `next_cursor` back as `cursor` (absent at the end)."""
+
+    data: list[TaskOut]
+    next_cursor: str | None = None
+
+
+class LogOut(BaseModel):
+    id: int
+    timestamp: datetime
+    level: str
+    message: str
+
+
+class ArtifactOut(BaseModel):
+    id: int
+    timestamp: datetime
+    name: str
+    label: str
+    mime: str
+    size: int
+    url: str
+
+
+class MessageOut(BaseModel):
+    id: int
+    timestamp: datetime
+    body: Any
+
+
+class TaskDetail(TaskOut):
+    """A task with its args, logs, artifacts and intervention messages."""
+
+    args: Any = None
+    logs: list[LogOut]
+    artifacts: list[ArtifactOut]
+    messages: list[MessageOut]
+
+
+class TaskInfo(BaseModel):
+    name: str
+    kind: str  # "static" (direct route) or "instance" (client-token route)
+    doc: str
+    args_schema: dict[str, Any] | None
+    timeout: float | None
+    max_concurrency: int | None
+    retention: float | None
+    start: str
+
+
+class StateInfo(BaseModel):
+    name: str
+    module: str
+    readme: str | None
+    tasks: list[TaskInfo]
+
+
+class Catalog(BaseModel):
+    states: list[StateInfo]
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+class Delivered(BaseModel):
+    delivered: bool
+    task: TaskOut

@@ -20,8 +20,9 @@ def task_topic(task_id: str) -> str:
     return f"task:{task_id}"
 
 
-def client_topic(client: str, state: str) -> str:
-    return f"client:{client}:{state}"
+def client_topic(client: str, state: str | None = None) -> str:
+    """A client's tasks in one state, or (state None) in every state."""
+    return f"client:{client}:{state}" if state is not None else f"client:{client}"
 
 
 ALL_TASKS_TOPIC = "tasks"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import mimetypes
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.status import LogLevel, TaskStatus
@@ -55,3 +58,21 @@ class TaskContext:
     async def log(self, message: str, level: LogLevel | str = LogLevel.INFO) -> None:
         """A durable, ordered log line, streamed live to every watcher."""
         await self._runner.log(self._live, str(message), LogLevel(level))
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        """The next intervention message (POST /api/tasks/<id>/messages), or None after `timeout` s."""
+        return await self._runner.receive(self._live, timeout)
+
+    async def artifact(
+        self, label: str, data: bytes | str | None = None, *, path: str | Path | None = None, mime: str | None = None
+    ) -> dict[str, Any]:
+        """Stores a file for the task (bytes/str or a file's path); downloadable at its `url`."""
+        if (data is None) == (path is None):
+            raise ValueError("give either data or path")
+        if path is not None:
+            content = await asyncio.to_thread(Path(path).read_bytes)
+            label = label or Path(path).name
+        else:
+            content = data.encode() if isinstance(data, str) else bytes(data)  # type: ignore[arg-type]
+        guessed = mimetypes.guess_type(label)[0] or ("text/plain" if isinstance(data, str) else "application/octet-stream")
+        return await self._runner.artifact(self._live, label, content, mime or guessed)

@@ -6,22 +6,26 @@ and HTTP clients read the same API.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 
 from tasks.auth import Auth, Client, install_log_redaction
 from tasks.bus import Bus, InMemoryBus, task_topic
-from tasks.errors import EngineNotReady, Unauthorized, UnknownTaskId
-from tasks.events import TaskSnapshot
+from tasks.errors import Conflict, EngineNotReady, InvalidRequest, NotFound, Unauthorized, UnknownTaskId
+from tasks.events import EventType, TaskEvent, TaskSnapshot
 from tasks.registry import Registry, TaskSpec
-from tasks.runner import LiveTask, Runner
+from tasks.runner import LiveTask, Runner, args_fingerprint, artifact_dir, safe_filename
 from tasks.settings import Settings, get_settings
-from tasks.store import Store
+from tasks.status import TaskStatus
+from tasks.store import Store, TaskQuery
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,13 @@ class Access:
     state: str | None = None
     client: str | None = None
     owned: bool = False  # token routes: only the client's own tasks
+    all_clients: bool = False  # admins
 
     def allows(self, snap: TaskSnapshot) -> bool:
         if self.state is not None and snap.state != self.state:
             return False
+        if self.all_clients:
+            return True
         if snap.client is None:
             return not self.owned
         return snap.client == self.client
@@ -50,6 +57,7 @@ class Engine:
         self.instance_launcher: Callable[[LiveTask], Awaitable[None]] | None = None
         self.store, self.runner = self._build()
         self.auth = Auth(self.store)
+        self._idempotency_lock = asyncio.Lock()
         self.started = False
 
     def _build(self) -> tuple[Store, Runner]:
@@ -94,15 +102,115 @@ class Engine:
         spec = self.registry.get(state, task)
         return spec, spec.parse_args(body)
 
-    async def start_task(self, spec: TaskSpec, args: BaseModel | None, client: str | None = None) -> TaskSnapshot:
+    async def start_task(
+        self, spec: TaskSpec, args: BaseModel | None, client: str | None = None, idempotency_key: str | None = None
+    ) -> TaskSnapshot:
         """The one start path: direct and token routes, CLI and dashboard all call it."""
+        return (await self.submit(spec, args, client, idempotency_key))[0]
+
+    async def submit(
+        self, spec: TaskSpec, args: BaseModel | None, client: str | None = None, idempotency_key: str | None = None
+    ) -> tuple[TaskSnapshot, bool]:
+        """Starts a task; returns (snapshot, created). With an idempotency key, a repeat
+        by the same client with the same task and args returns the first task."""
         self._require_started()
         if not spec.is_static and client is None:
             raise Unauthorized(
                 f"task {spec.name!r} runs on a client's state and needs a client token",
                 hint=f"POST /api/{spec.state}/tasks/<client_token>/start/{spec.name}",
             )
-        return await self.runner.launch(spec, args, owner=client)
+        if idempotency_key is None:
+            return await self.runner.launch(spec, args, owner=client), True
+        key = f"{client or '-'}:{idempotency_key}"
+        async with self._idempotency_lock:  # one worker: no race; several: the unique index decides
+            existing = await self.store.find_idempotent(key)
+            if existing is None:
+                try:
+                    return await self.runner.launch(spec, args, owner=client, idempotency_key=key), True
+                except IntegrityError:
+                    existing = await self.store.find_idempotent(key)
+                    if existing is None:
+                        raise
+            if existing.args_hash != args_fingerprint(spec, args):
+                raise Conflict(
+                    "this Idempotency-Key was already used for another task or other arguments",
+                    hint="use a new key for a different request",
+                )
+            return await self.runner.snapshot(existing.id), False
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def list_tasks(self, query: TaskQuery) -> list[TaskSnapshot]:
+        self._require_started()
+        snaps = []
+        for record in await self.store.list_tasks(query):
+            live = self.runner.live(record.id)
+            snaps.append(TaskSnapshot.of(live.record if live is not None else record))
+        return snaps
+
+    async def events(self, task_id: str, access: Access = Access()) -> list[TaskEvent]:
+        """A task's durable events so far: logs, messages, artifacts, its end."""
+        await self.snapshot(task_id, access)
+        pending = self.runner.pending_events(task_id)
+        stored = await self.store.events_after(task_id, 0)
+        merged = {e.id: e for e in [*stored, *pending]}
+        return [merged[i] for i in sorted(merged)]
+
+    async def cancel(self, task_id: str, access: Access = Access(), wait: float = 5.0) -> TaskSnapshot:
+        snap = await self.snapshot(task_id, access)
+        if snap.is_terminal:
+            raise Conflict(f"task {task_id!r} already ended ({snap.status})", hint="only running tasks can be cancelled")
+        if not self.runner.cancel(task_id):
+            raise Conflict(f"task {task_id!r} is not running on this server", hint="retry on the worker that runs it")
+        return await self.wait(task_id, wait, access)
+
+    async def delete(self, task_id: str, access: Access = Access()) -> None:
+        """Cancels the task if it runs, then removes its record, events and artifacts."""
+        snap = await self.snapshot(task_id, access)
+        if not snap.is_terminal:
+            snap = await self.cancel(task_id, access)
+        await self.runner.remove([task_id])
+
+    async def delete_many(self, statuses: tuple[TaskStatus, ...], access: Access) -> int:
+        """Deletes the caller's finished tasks in these statuses; returns how many."""
+        self._require_started()
+        if not statuses:
+            raise InvalidRequest("give at least one status", hint="e.g. ?status=Completed,Error")
+        running = [s.value for s in statuses if not s.is_terminal]
+        if running:
+            raise InvalidRequest(
+                f"only finished tasks can be bulk-deleted, not {', '.join(running)}",
+                hint="cancel running tasks first, or delete them one by one",
+            )
+        query = TaskQuery(owner=access.client, all_owners=access.all_clients, state=access.state, statuses=tuple(s.value for s in statuses), limit=500)
+        total = 0
+        while batch := await self.store.list_tasks(query):
+            await self.runner.remove([record.id for record in batch])
+            total += len(batch)
+        return total
+
+    async def send_message(self, task_id: str, body: Any, access: Access = Access()) -> TaskSnapshot:
+        snap = await self.snapshot(task_id, access)
+        if snap.is_terminal or not await self.runner.deliver(task_id, body):
+            raise Conflict(f"task {task_id!r} is not running ({snap.status})", hint="messages reach running tasks only")
+        return await self.snapshot(task_id, access)
+
+    async def ack(self, task_id: str, access: Access = Access()) -> TaskSnapshot:
+        """The result was delivered: remove the record."""
+        snap = await self.snapshot(task_id, access)
+        if not snap.is_terminal:
+            raise Conflict(f"task {task_id!r} has not ended yet ({snap.status})", hint="ack a task after its result")
+        await self.runner.remove([task_id])
+        return snap
+
+    async def artifact_file(self, task_id: str, name: str, access: Access = Access()) -> tuple[Path, str]:
+        """The stored file of an artifact the task announced, and its mime type."""
+        for event in await self.events(task_id, access):
+            if event.type is EventType.ARTIFACT and isinstance(event.data, dict) and event.data.get("name") == name:
+                path = artifact_dir(self.settings, task_id) / safe_filename(name)
+                if path.is_file():
+                    return path, str(event.data.get("mime") or "application/octet-stream")
+        raise NotFound(f"task {task_id!r} has no artifact {name!r}")
 
     async def authenticate(self, token: str | None) -> Client:
         self._require_started()
@@ -128,7 +236,7 @@ class Engine:
                     break
             return await self.snapshot(task_id, access)
 
-    async def client_tasks(self, client: str, state: str, limit: int = 50) -> list[TaskSnapshot]:
+    async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
         """A client's tasks in a state, newest first: the live view where running here."""
         self._require_started()
         records = await self.store.tasks_of(client, state, limit)

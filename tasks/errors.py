@@ -40,6 +40,11 @@ class InvalidArgs(TaskError):
     http_status = 422
 
 
+class InvalidRequest(TaskError):
+    code = "invalid_request"
+    http_status = 400
+
+
 class Unauthorized(TaskError):
     code = "unauthorized"
     http_status = 401

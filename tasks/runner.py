@@ -5,13 +5,18 @@ events, so their ids are ordered per task."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 import logging
 import os
+import shutil
 import socket
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import timedelta
 from typing import Any, cast
 
@@ -35,7 +40,10 @@ class ResultNotSerializable(TypeError):
     pass
 
 
-MUTABLE_COLUMNS = ("status", "progress", "message", "result", "error", "error_code", "started_at", "finished_at", "updated_at", "last_event_id")
+MUTABLE_COLUMNS = (
+    "status", "progress", "message", "result", "error", "error_code",
+    "started_at", "finished_at", "updated_at", "last_event_id", "purge_after",
+)
 
 
 def _row_state(record: TaskRecord) -> dict[str, Any]:
@@ -53,6 +61,7 @@ class LiveTask:
     args: BaseModel | None
     pending: list[TaskEvent] = field(default_factory=list)
     handle: asyncio.Task[None] | None = None
+    inbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
 
 
 @dataclass(frozen=True)
@@ -64,11 +73,41 @@ class Outcome:
     hint: str | None = None
 
 
+def artifact_dir(settings: Settings, task_id: str) -> Path:
+    return settings.data_dir.resolve() / "artifacts" / task_id
+
+
+def safe_filename(label: str) -> str:
+    """A file name that cannot leave its folder: [A-Za-z0-9._-] only, no leading dot."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip(".-")[:100]
+    return name or "artifact"
+
+
+def _unique_name(folder: Path, name: str) -> str:
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    candidate, n = name, 1
+    while (folder / candidate).exists():
+        n += 1
+        candidate = f"{stem}-{n}{dot}{ext}"
+    return candidate
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
 def topics(record: TaskRecord) -> tuple[str, ...]:
     """Where a task's events go: its own stream, the all-tasks feed, its client's feed."""
     if record.owner is None:
         return (task_topic(record.id), ALL_TASKS_TOPIC)
-    return (task_topic(record.id), ALL_TASKS_TOPIC, client_topic(record.owner, record.state))
+    return (task_topic(record.id), ALL_TASKS_TOPIC, client_topic(record.owner, record.state), client_topic(record.owner))
+
+
+def args_fingerprint(spec: TaskSpec, args: BaseModel | None) -> str:
+    """What an idempotent repeat must match: the same task with the same arguments."""
+    payload = json.dumps([spec.state, spec.name, args.model_dump(mode="json") if args else None], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _json_result(value: Any) -> Any:
@@ -94,6 +133,7 @@ class Runner:
         self._live: dict[str, LiveTask] = {}
         self._active: Counter[tuple[str, str]] = Counter()
         self._active_total = 0
+        self._endings: set[asyncio.Future[None]] = set()
         # Terminal snapshots of tasks this worker ran: they never change, and
         # "start, then wait for the result" is the commonest read.
         self._finished: OrderedDict[str, TaskSnapshot] = OrderedDict()
@@ -120,16 +160,36 @@ class Runner:
         for handle in handles:
             handle.cancel()
         await asyncio.gather(*handles, return_exceptions=True)
+        await asyncio.gather(*self._endings, return_exceptions=True)
         await self.store.remove_workers([self.worker_id])
 
     async def _maintain(self) -> None:
+        last_purge = 0.0
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
                 await self.store.heartbeat(self.worker_id, self.hostname, os.getpid(), utcnow())
                 await self.interrupt_orphans()
+                if time.monotonic() - last_purge >= self.settings.purge_interval_seconds:
+                    last_purge = time.monotonic()
+                    await self.purge_expired()
             except Exception:
                 log.exception("worker maintenance failed; retrying at the next heartbeat")
+
+    async def purge_expired(self) -> int:
+        """Deletes finished tasks past their retention; running tasks are never touched."""
+        ids = await self.store.purgeable(utcnow())
+        if ids:
+            await self.remove(ids)
+            log.info("purged %d finished task(s) past their retention", len(ids))
+        return len(ids)
+
+    async def remove(self, task_ids: list[str]) -> None:
+        """Deletes finished tasks' rows, events and artifacts."""
+        await self.store.delete_tasks(task_ids)
+        for task_id in task_ids:
+            self.forget(task_id)
+            await asyncio.to_thread(shutil.rmtree, artifact_dir(self.settings, task_id), True)
 
     def _is_alive(self, worker: WorkerRecord, now_cutoff: Any) -> bool:
         if worker.id == self.worker_id:
@@ -219,7 +279,9 @@ class Runner:
 
     # -- start --------------------------------------------------------------
 
-    async def launch(self, spec: TaskSpec, args: BaseModel | None, owner: str | None = None) -> TaskSnapshot:
+    async def launch(
+        self, spec: TaskSpec, args: BaseModel | None, owner: str | None = None, idempotency_key: str | None = None
+    ) -> TaskSnapshot:
         """Create the record, commit it, then launch: a 202 means the task is durable."""
         self._check_limits(spec)
         now = utcnow()
@@ -231,6 +293,8 @@ class Runner:
             status=TaskStatus.PENDING.value,
             progress=0.0,
             owner=owner,
+            idempotency_key=idempotency_key,
+            args_hash=args_fingerprint(spec, args) if idempotency_key else None,
             worker_id=self.worker_id,
             last_event_id=self._clock.next(),
             created_at=now,
@@ -263,7 +327,26 @@ class Runner:
             live.handle = asyncio.create_task(self._execute(live, live.spec.fn), name=name)
         else:
             live.handle = asyncio.create_task(self._launch_instance(live), name=name)
+        live.handle.add_done_callback(lambda handle: self._ensure_ended(live, handle))
 
+    def _ensure_ended(self, live: LiveTask, handle: asyncio.Task[None]) -> None:
+        """A task cancelled before its coroutine ran never reaches `_execute`'s
+        handlers: record its end here."""
+        if handle.cancelled() and live.record.id in self._live and live.record.status == TaskStatus.PENDING.value:
+            ending = asyncio.ensure_future(self._end_unstarted(live))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+
+    async def _end_unstarted(self, live: LiveTask) -> None:
+        outcome = (
+            Outcome(TaskStatus.INTERRUPTED, error="the server shut down before the task started", code="interrupted")
+            if self._stopping
+            else Outcome(TaskStatus.CANCELLED, error="the task was cancelled before it started", code="cancelled")
+        )
+        try:
+            self._remember(await self._finish(live, outcome))
+        finally:
+            self._live.pop(live.record.id, None)
     async def _launch_instance(self, live: LiveTask) -> None:
         """Hands an instance task to the host framework (Reflex), which calls
         `run_instance` from the event it runs on the client's state."""
@@ -285,6 +368,48 @@ class Runner:
             return
         live.handle = asyncio.current_task()
         await self._execute(live, call)
+
+    # -- control ------------------------------------------------------------
+
+    def cancel(self, task_id: str) -> bool:
+        """Cancels a task running here; its coroutine gets CancelledError at its next await."""
+        live = self._live.get(task_id)
+        if live is None or live.handle is None or TaskStatus(live.record.status).is_terminal:
+            return False
+        live.handle.cancel()
+        return True
+
+    async def deliver(self, task_id: str, body: Any) -> bool:
+        """Puts an intervention message in a running task's inbox (durable, streamed)."""
+        live = self._live.get(task_id)
+        if live is None or TaskStatus(live.record.status).is_terminal:
+            return False
+        event = self._next_event(live, EventType.MESSAGE, data=body)
+        await self._emit_durable(live, event)
+        live.inbox.put_nowait(body)
+        return True
+
+    async def receive(self, live: LiveTask, timeout: float | None) -> Any:
+        try:
+            return await asyncio.wait_for(live.inbox.get(), timeout)
+        except TimeoutError:
+            return None
+
+    async def artifact(self, live: LiveTask, label: str, content: bytes, mime: str) -> dict[str, Any]:
+        if len(content) > self.settings.max_artifact_bytes:
+            raise ValueError(f"artifact {label!r} is {len(content)} bytes, over the {self.settings.max_artifact_bytes} byte limit")
+        folder = artifact_dir(self.settings, live.record.id)
+        name = _unique_name(folder, safe_filename(label))
+        await asyncio.to_thread(_write_file, folder / name, content)
+        info = {
+            "name": name,
+            "label": label,
+            "mime": mime,
+            "size": len(content),
+            "url": f"/api/tasks/{live.record.id}/artifacts/{name}",
+        }
+        await self._emit_durable(live, self._next_event(live, EventType.ARTIFACT, data=info))
+        return info
 
     def _check_limits(self, spec: TaskSpec) -> None:
         limit = spec.options.max_concurrency
@@ -420,6 +545,8 @@ class Runner:
         record.error = outcome.error
         record.error_code = outcome.code
         record.finished_at = now
+        retention = live.spec.options.retention or self.settings.retention_seconds
+        record.purge_after = now + timedelta(seconds=retention)
         if outcome.error is not None:
             record.message = outcome.error
         if outcome.status is TaskStatus.COMPLETED:

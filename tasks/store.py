@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, delete, event, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, event, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -43,6 +43,23 @@ class _Write:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """A page of the task list. Keyset pagination on (created_at, id): stable while
+    new tasks are inserted, since a cursor names a position, not an offset."""
+
+    owner: str | None = None
+    all_owners: bool = False
+    state: str | None = None
+    task: str | None = None
+    statuses: tuple[str, ...] = ()
+    since: datetime | None = None
+    limit: int = 20
+    descending: bool = True
+    after: tuple[datetime, str] | None = None
 
 
 def _resolve(waiter: asyncio.Future[None], error: Exception | None = None) -> None:
@@ -138,11 +155,12 @@ class Store:
         inserts: list[dict[str, Any]] | None = None,
         updates: list[tuple[str, dict[str, Any]]] | None = None,
         events: list[dict[str, Any]] | None = None,
+        deletes: list[str] | None = None,
     ) -> asyncio.Future[None]:
         if self._writer is None or self._closing:
             raise RuntimeError("store is not accepting writes")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Write(waiter, inserts or [], updates or [], events or []))
+        self._queue.append(_Write(waiter, inserts or [], updates or [], events or [], deletes or []))
         self._wakeup.set()
         return waiter
 
@@ -160,6 +178,12 @@ class Store:
         """Resolves once committed; a pending coalesced tick of the task is folded in."""
         pending = self._progress.pop(task_id, None)
         return self._enqueue(updates=[(task_id, {**(pending or {}), **values})], events=[_event_row(e) for e in events])
+
+    def delete_tasks(self, task_ids: Sequence[str]) -> asyncio.Future[None]:
+        """Removes rows and their events, after every write queued before it."""
+        for task_id in task_ids:
+            self._progress.pop(task_id, None)
+        return self._enqueue(deletes=list(task_ids))
 
     def append_events(self, events: Sequence[TaskEvent]) -> asyncio.Future[None]:
         """Resolves once committed; the writer is FIFO, so later writes land after these."""
@@ -197,13 +221,14 @@ class Store:
                     [row for w in writes for row in w.inserts],
                     [item for w in writes for item in w.updates],
                     [row for w in writes for row in w.events],
+                    [task_id for w in writes for task_id in w.deletes],
                 )
         except Exception as exc:  # one bad write must not fail its neighbours: retry one by one
             log.warning("group commit of %d writes failed (%s); retrying one by one", len(writes), exc)
             for write in writes:
                 try:
                     async with self.engine.begin() as conn:
-                        await self._apply(conn, write.inserts, write.updates, write.events)
+                        await self._apply(conn, write.inserts, write.updates, write.events, write.deletes)
                 except Exception as one_exc:
                     log.error("store write failed: %s", one_exc)
                     _resolve(write.waiter, one_exc)
@@ -219,6 +244,7 @@ class Store:
         inserts: list[dict[str, Any]],
         updates: list[tuple[str, dict[str, Any]]],
         events: list[dict[str, Any]],
+        deletes: list[str],
     ) -> None:
         if inserts:
             await conn.execute(insert(TASK), inserts)
@@ -230,6 +256,9 @@ class Store:
             await conn.execute(statement, rows)
         if events:
             await conn.execute(insert(EVENT), events)
+        if deletes:
+            await conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
+            await conn.execute(delete(TASK).where(TASK.c.id.in_(deletes)))
 
     # -- reads --------------------------------------------------------------
 
@@ -238,13 +267,59 @@ class Store:
             row = (await conn.execute(select(TASK).where(TASK.c.id == task_id))).mappings().first()
         return TaskRecord(**row) if row is not None else None
 
-    async def tasks_of(self, owner: str, state: str, limit: int) -> list[TaskRecord]:
+    async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
+        stmt = select(TASK)
+        if not query.all_owners:
+            stmt = stmt.where(TASK.c.owner == query.owner if query.owner is not None else TASK.c.owner.is_(None))
+        if query.state is not None:
+            stmt = stmt.where(TASK.c.state == query.state)
+        if query.task is not None:
+            stmt = stmt.where(TASK.c.task == query.task)
+        if query.statuses:
+            stmt = stmt.where(TASK.c.status.in_(query.statuses))
+        if query.since is not None:
+            stmt = stmt.where(TASK.c.created_at >= query.since)
+        if query.after is not None:
+            created, task_id = query.after
+            if query.descending:
+                stmt = stmt.where(or_(TASK.c.created_at < created, and_(TASK.c.created_at == created, TASK.c.id < task_id)))
+            else:
+                stmt = stmt.where(or_(TASK.c.created_at > created, and_(TASK.c.created_at == created, TASK.c.id > task_id)))
+        order = (TASK.c.created_at.desc(), TASK.c.id.desc()) if query.descending else (TASK.c.created_at, TASK.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt.order_by(*order).limit(query.limit))).mappings()
+            return [TaskRecord(**r) for r in rows]
+
+    async def find_idempotent(self, key: str) -> TaskRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(TASK).where(TASK.c.idempotency_key == key))).mappings().first()
+        return TaskRecord(**row) if row is not None else None
+
+    async def purgeable(self, now: datetime, limit: int = 500) -> list[str]:
+        """Finished tasks past their retention (running tasks have no purge_after)."""
+        query = select(TASK.c.id).where(TASK.c.purge_after.is_not(None), TASK.c.purge_after < now).limit(limit)
+        async with self.engine.connect() as conn:
+            return [row[0] for row in await conn.execute(query)]
+
+    async def client_events_after(self, owner: str, after: int, state: str | None = None) -> list[TaskEvent]:
+        """Durable events of a client's tasks after an id (client-stream resume)."""
         query = (
-            select(TASK)
-            .where(TASK.c.owner == owner, TASK.c.state == state)
-            .order_by(TASK.c.created_at.desc(), TASK.c.id)
-            .limit(limit)
+            select(EVENT)
+            .join(TASK, TASK.c.id == EVENT.c.task_id)
+            .where(TASK.c.owner == owner, EVENT.c.id > after)
+            .order_by(EVENT.c.id)
+            .limit(10_000)
         )
+        if state is not None:
+            query = query.where(TASK.c.state == state)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"]) for r in rows]
+
+    async def tasks_of(self, owner: str, state: str | None, limit: int) -> list[TaskRecord]:
+        query = select(TASK).where(TASK.c.owner == owner).order_by(TASK.c.created_at.desc(), TASK.c.id).limit(limit)
+        if state is not None:
+            query = query.where(TASK.c.state == state)
         async with self.engine.connect() as conn:
             return [TaskRecord(**r) for r in (await conn.execute(query)).mappings()]
 

@@ -85,18 +85,27 @@ class ClientSnapshot(BaseModel):
     type: str = "snapshot"
     tasks: list[TaskSnapshot]
 
+    @property
+    def id(self) -> int:
+        return max((t.last_event_id for t in self.tasks), default=0)
+
     def wire(self) -> dict[str, object]:
         return self.model_dump(mode="json")
 
 
 async def client_events(
-    engine: Engine, client: str, state: str, *, keepalive: float | None = None
+    engine: Engine, client: str, state: str | None, *, after: int | None = None, keepalive: float | None = None
 ) -> AsyncIterator[ClientSnapshot | TaskEvent | None]:
-    """Every event of every task of `client` in `state`, live, until the caller stops."""
+    """Every event of every task of `client` (in `state`, or all states), live, until
+    the caller stops. Resuming after an id replays the durable events after it."""
     async with engine.bus.subscribe(client_topic(client, state)) as sub:
         snaps = await engine.client_tasks(client, state)
         yield ClientSnapshot(tasks=snaps)
         last = {snap.task_id: snap.last_event_id for snap in snaps}
+        if after is not None:
+            for event in await engine.store.client_events_after(client, after, state):
+                last[event.task_id] = max(last.get(event.task_id, 0), event.id)
+                yield event
         while True:
             event = await sub.get(timeout=keepalive)
             if sub.overflowed:

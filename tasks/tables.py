@@ -21,6 +21,9 @@ class TaskRecord(SQLModel, table=True):
         Index("ix_task_state_task_created", "state", "task", "created_at"),
         Index("ix_task_status", "status"),
         Index("ix_task_owner", "owner"),
+        Index("ix_task_created_id", "created_at", "id"),
+        Index("ix_task_purge_after", "purge_after"),
+        Index("ix_task_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -40,6 +43,9 @@ class TaskRecord(SQLModel, table=True):
     started_at: datetime | None = _utc_column()
     finished_at: datetime | None = _utc_column()
     updated_at: datetime | None = _utc_column(nullable=False)
+    purge_after: datetime | None = _utc_column()
+    idempotency_key: str | None = Field(default=None, max_length=300)
+    args_hash: str | None = Field(default=None, max_length=64)
 
 
 class TaskEventRecord(SQLModel, table=True):

@@ -7,7 +7,7 @@ import os
 import socket
 from datetime import timedelta
 
-from tasks.engine import Engine
+from tasks.engine import Engine, get_engine
 from tasks.events import EventType, TaskEvent, utcnow
 from tasks.ids import new_task_id
 from tasks.settings import Settings
@@ -128,3 +128,22 @@ async def test_graceful_shutdown_records_running_tasks_as_interrupted(engine: En
         assert os.getpid() > 0
     finally:
         await reopened.stop()
+
+
+async def test_finished_tasks_are_purged_after_their_retention_and_running_ones_never(settings: Settings) -> None:
+    quick = settings.model_copy(update={"purge_interval_seconds": 0.2})
+    engine = Engine(quick, registry=get_engine().registry)
+    await engine.start()
+    try:
+        gone = await _run_to_end(engine, "fast_tasks", "short_lived")
+        kept = await _run_to_end(engine, "fast_tasks", "noop")
+        spec, args = engine.parse_args("fast_tasks", "forever", None)
+        running = (await engine.start_task(spec, args)).task_id
+        await asyncio.sleep(1.5)
+        assert await engine.store.get_task(gone) is None
+        assert await engine.store.events_after(gone, 0) == []
+        assert (await engine.snapshot(kept)).status == "Completed"  # default retention: a day
+        assert (await engine.snapshot(running)).status == "Processing"
+    finally:
+        await engine.stop()
+

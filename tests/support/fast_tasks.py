@@ -18,6 +18,7 @@ class StepArgs(BaseModel):
 
 class LogArgs(BaseModel):
     lines: int = Field(default=3, ge=0, le=1000)
+    interval: float = Field(default=0, ge=0, le=5)
 
 
 class FastTasksState(MonitorState):
@@ -43,6 +44,7 @@ class FastTasksState(MonitorState):
         levels = ["info", "warning", "error", "success", "command"]
         for i in range(task_args.lines):
             await task.log(f"line {i}", levels[i % len(levels)])
+            await asyncio.sleep(task_args.interval)
         return task_args.lines
 
     @staticmethod
@@ -80,3 +82,34 @@ class FastTasksState(MonitorState):
         """Only one may run at a time."""
         await asyncio.sleep(0.5)
         return "done"
+
+    @staticmethod
+    @monitored_background_task
+    async def interactive(task: TaskContext) -> list[object]:
+        """Collects intervention messages until it receives {"action": "stop"}."""
+        received: list[object] = []
+        await task.update(progress=1, status=TaskStatus.PROCESSING)
+        while True:
+            message = await task.receive(timeout=10)
+            if message is None or message == {"action": "stop"}:
+                return received
+            received.append(message)
+            await task.log(f"got {message}")
+
+    @staticmethod
+    @monitored_background_task
+    async def files(task: TaskContext) -> list[str]:
+        """Stores artifacts, one with a hostile name, and tries one over the size limit."""
+        report = await task.artifact("report.txt", "hello from the task")
+        sneaky = await task.artifact("../../etc/passwd", b"not really")
+        try:
+            await task.artifact("huge.bin", b"x" * (11 * 1024 * 1024))
+        except ValueError as exc:
+            await task.log(str(exc), "warning")
+        return [report["name"], sneaky["name"]]
+
+    @staticmethod
+    @monitored_background_task(retention=0.5)
+    async def short_lived(task: TaskContext) -> str:
+        """Finished records are purged half a second after the end."""
+        return "gone soon"
