@@ -76,15 +76,25 @@ def _token_start(engine: Engine, spec: TaskSpec) -> Callable[..., Awaitable[Resp
     return start
 
 
-def _args_request_body(spec: TaskSpec) -> dict[str, Any] | None:
-    if spec.args_model is None:
-        return None
-    return {
-        "requestBody": {
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "A repeat with the same key (same client) returns the first task with 200; "
+    "the same key with other arguments is 409.",
+}
+
+
+def _start_openapi(spec: TaskSpec) -> dict[str, Any]:
+    """The args model as request body, and the Idempotency-Key header."""
+    extra: dict[str, Any] = {"parameters": [IDEMPOTENCY_PARAMETER]}
+    if spec.args_model is not None:
+        extra["requestBody"] = {
             "required": spec.requires_args,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.args_model.__name__}"}}},
         }
-    }
+    return extra
 
 
 def task_router(engine: Engine) -> APIRouter:
@@ -96,7 +106,7 @@ def task_router(engine: Engine) -> APIRouter:
             "response_model": TaskOut,
             "responses": ERROR_RESPONSES,
             "tags": [spec.state],
-            "openapi_extra": _args_request_body(spec),
+            "openapi_extra": _start_openapi(spec),
         }
         router.add_api_route(
             f"/api/{spec.state}/task/start/{spec.name}",
