@@ -6,6 +6,7 @@ import asyncio
 
 from pydantic import BaseModel
 
+from states.example_task import ExampleTaskState
 from states.monitor import MonitorState
 from tasks import TaskContext, TaskStatus, monitored_background_task
 
@@ -19,14 +20,7 @@ DEFAULT_TASK_ARGS = InputArgs(name="World", age=42)
 
 
 class ExampleTaskState2(MonitorState):
-    @staticmethod
-    @monitored_background_task
-    async def task1(task: TaskContext) -> str:
-        """Three steps of a third each, half a second apart."""
-        for progress in (33, 66, 99):
-            await task.update(progress=progress, status=TaskStatus.PROCESSING)
-            await asyncio.sleep(0.5)
-        return "<Task1 Result>"
+    task1 = staticmethod(ExampleTaskState.task1)  # the same task1 as example_task, under this route
 
     @staticmethod
     @monitored_background_task
