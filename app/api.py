@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.admin_api import admin_router
 from app.errors import install_error_handlers
 from app.lifecycle import lifecycle_router
 from app.limits import BodyLimitMiddleware
@@ -19,6 +20,7 @@ Errors are JSON: `{"code": ..., "message": ..., "hint": ...}`; WebSockets close 
 def create_api(engine: Engine) -> FastAPI:
     api = FastAPI(title="SpyGlass", version="0.1.0", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
     install_error_handlers(api)
+    api.include_router(admin_router(engine))
     api.include_router(lifecycle_router(engine))
     api.include_router(task_router(engine))
     api.include_router(ws_router(engine))

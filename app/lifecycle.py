@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app.errors import ERROR_RESPONSES
-from app.routes import bearer_token, caller, read_json_body, task_response
+from app.routes import bearer_token, read_json_body, task_response
 from app.schemas import (
     ArtifactOut,
     Catalog,
@@ -78,8 +78,7 @@ def lifecycle_router(engine: Engine) -> APIRouter:
     router = APIRouter(tags=[TAG], responses=ERROR_RESPONSES)
 
     async def access(request: Request) -> Access:
-        client = await caller(engine, request)
-        return Access(client=client.name if client else None)
+        return await engine.access_for(bearer_token(request.headers))
 
     @router.get("/api/catalog", response_model=Catalog, summary="Every state and task, with its args JSON schema")
     async def catalog() -> Catalog:
@@ -119,6 +118,7 @@ def lifecycle_router(engine: Engine) -> APIRouter:
         scope = await access(request)
         query = TaskQuery(
             owner=scope.client,
+            all_owners=scope.all_clients,
             state=state,
             task=task,
             statuses=tuple(s.value for s in parse_statuses(status)),

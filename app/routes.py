@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 from app.errors import ERROR_RESPONSES, ErrorBody, InvalidJson, error_response
 from app.schemas import Health, Readiness, TaskOut, task_response
 from tasks.auth import Client
-from tasks.engine import Access, Engine
+from tasks.engine import Engine
 from tasks.errors import InvalidRequest
 from tasks.registry import TaskSpec
 
@@ -149,9 +149,8 @@ def task_router(engine: Engine) -> APIRouter:
         wait: float = Query(0, ge=0, description="Seconds to wait for a terminal status (capped by the server)."),
     ) -> Response:
         engine.registry.state(state)
-        client = await caller(engine, request)
+        access = await engine.access_for(bearer_token(request.headers), state)
         timeout = min(wait, engine.settings.max_wait_seconds)
-        access = Access(state=state, client=client.name if client else None)
         return task_response(await engine.wait(task_id, timeout, access))
 
     @router.get("/health", response_model=Health, tags=["service"], summary="The process is up")

@@ -56,7 +56,7 @@ class TokenGuard:
 
     async def check(self) -> None:
         if time.monotonic() - self.checked >= self.period:
-            await self.engine.authenticate(self.token)
+            await self.engine.access_for(self.token)
             self.checked = time.monotonic()
 
 
@@ -104,13 +104,12 @@ def ws_router(engine: Engine) -> APIRouter:
         try:
             engine.registry.state(state)
             token = bearer_token(ws.headers)
-            client = await engine.authenticate(token) if token is not None or engine.settings.require_token else None
+            access = await engine.access_for(token, state)
             after = _after_param(ws)
         except TaskError as exc:
             await close_with_error(ws, exc)
             return
         await ws.accept()
-        access = Access(state=state, client=client.name if client else None)
         guard = TokenGuard(engine, token) if token is not None else None
         await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS), guard)
 

@@ -1,27 +1,50 @@
-"""Admin command line: `python -m tasks tokens create|list|revoke`."""
+"""Admin command line: `python -m tasks tokens create|list|revoke`, `python -m tasks admin create|list`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from tasks.admins import Admins, WeakPassword
 from tasks.auth import Auth
 from tasks.errors import TaskError
 from tasks.settings import get_settings
 from tasks.store import Store
 
 
-async def _with_auth(action: Callable[[Auth], Awaitable[int]]) -> int:
+async def _with_store(action: Callable[[Store], Awaitable[int]]) -> int:
     settings = get_settings()
     store = Store(settings.async_database_url, sqlite_synchronous=settings.sqlite_synchronous)
     await store.start()
     try:
-        return await action(Auth(store))
+        return await action(store)
     finally:
         await store.stop()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password (12+ characters): ")
+    if first != getpass.getpass("again: "):
+        raise WeakPassword("the two passwords differ")
+    return first
+
+
+async def _admin_create(store: Store, user: str, password: str) -> int:
+    await Admins(store).set_password(user, password)
+    print(f"admin {user!r} is ready: log in at /admins/login")
+    return 0
+
+
+async def _admin_list(store: Store) -> int:
+    for user in await Admins(store).users():
+        print(user)
+    return 0
 
 
 async def _create(auth: Auth, client: str, days: float | None) -> int:
@@ -64,15 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     tokens.add_parser("list", help="every token, without secrets")
     revoke = tokens.add_parser("revoke", help="revoke a token by id, or every token of a client by name")
     revoke.add_argument("target", metavar="client-or-token-id")
+    admins = groups.add_parser("admin", help="dashboard administrators").add_subparsers(dest="command", required=True)
+    admin_create = admins.add_parser("create", help="create an admin, or set a new password (asked twice)")
+    admin_create.add_argument("user")
+    admin_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admins.add_parser("list", help="admin user names")
     args = parser.parse_args(argv)
 
-    actions: dict[str, Callable[[Auth], Awaitable[int]]] = {
-        "create": lambda auth: _create(auth, args.client, args.expires_in),
-        "list": _list,
-        "revoke": lambda auth: _revoke(auth, args.target),
+    actions: dict[tuple[str, str], Callable[[Store], Awaitable[int]]] = {
+        ("tokens", "create"): lambda store: _create(Auth(store), args.client, args.expires_in),
+        ("tokens", "list"): lambda store: _list(Auth(store)),
+        ("tokens", "revoke"): lambda store: _revoke(Auth(store), args.target),
+        ("admin", "create"): lambda store: _admin_create(store, args.user, password),
+        ("admin", "list"): _admin_list,
     }
     try:
-        return asyncio.run(_with_auth(actions[args.command]))
+        password = _read_password(args.password_stdin) if (args.group, args.command) == ("admin", "create") else ""
+        return asyncio.run(_with_store(actions[args.group, args.command]))
     except TaskError as exc:
         print(f"error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
         return 2

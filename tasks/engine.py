@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from tasks.admins import Admins, is_session_token
 from tasks.auth import Auth, Client, install_log_redaction
 from tasks.bus import Bus, InMemoryBus, task_topic
 from tasks.errors import Conflict, EngineNotReady, InvalidRequest, NotFound, Unauthorized, UnknownTaskId
@@ -74,8 +75,11 @@ class Engine:
         """Opens the store named by the current settings (tests swap settings between runs)."""
         self.store, self.runner = self._build()
         self.auth = Auth(self.store)
+        self.admins = Admins(self.store, self.settings.admin_session_hours)
         install_log_redaction()
         await self.store.start()
+        if self.settings.admin_user and self.settings.admin_password:
+            await self.admins.set_password(self.settings.admin_user, self.settings.admin_password)
         await self.bus.start()
         await self.runner.start()
         self.started = True
@@ -215,6 +219,20 @@ class Engine:
     async def authenticate(self, token: str | None) -> Client:
         self._require_started()
         return await self.auth.authenticate(token)
+
+    async def access_for(self, token: str | None, state: str | None = None) -> Access:
+        """What a Bearer token may see: an admin session everything, a client token
+        its own tasks, no token (unless SPYGLASS_REQUIRE_TOKEN) the ownerless ones."""
+        self._require_started()
+        if token is None:
+            if self.settings.require_token:
+                raise Unauthorized("a client token is required", hint="Authorization: Bearer <token>")
+            return Access(state=state)
+        if is_session_token(token):
+            await self.admins.authenticate(token)
+            return Access(state=state, all_clients=True)
+        client = await self.auth.authenticate(token)
+        return Access(state=state, client=client.name)
 
     async def snapshot(self, task_id: str, access: Access = Access()) -> TaskSnapshot:
         self._require_started()

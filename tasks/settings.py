@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     require_token: bool = Field(default=False, description="Direct routes need a Bearer client token too.")
+    admin_user: str | None = Field(default=None, description="Bootstrap admin (with admin_password); else use the CLI.")
+    admin_password: str | None = Field(default=None, repr=False)
+    admin_session_hours: float = Field(default=12, gt=0)
     max_wait_seconds: float = Field(default=60.0, gt=0, description="Upper bound of ?wait= long-polls.")
     state_modules: str = Field(
         default="",

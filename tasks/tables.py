@@ -93,3 +93,24 @@ class TokenRecord(SQLModel, table=True):
     expires_at: datetime | None = _utc_column()
     revoked_at: datetime | None = _utc_column()
     last_used_at: datetime | None = _utc_column()
+
+
+class AdminUserRecord(SQLModel, table=True):
+    """A dashboard administrator; the password is kept as a salted scrypt hash."""
+
+    __tablename__ = "admin_user"
+
+    name: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime | None = _utc_column(nullable=False)
+
+
+class AdminSessionRecord(SQLModel, table=True):
+    """A logged-in admin session; the session token is stored only as its SHA-256."""
+
+    __tablename__ = "admin_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user: str = Field(max_length=64, index=True)
+    created_at: datetime | None = _utc_column(nullable=False)
+    expires_at: datetime | None = _utc_column(nullable=False)

@@ -1,0 +1,82 @@
+"""Admin API: log in for a session token, and manage client tokens with it.
+
+Send the session token as `Authorization: Bearer sga…`; on the `/api/tasks…`
+routes it sees every client's tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from app.errors import ERROR_RESPONSES
+from app.routes import bearer_token
+from tasks.auth import TokenInfo
+from tasks.engine import Engine
+
+
+class LoginIn(BaseModel):
+    user: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    user: str
+    token: str
+    expires_at: datetime
+
+
+class TokenIn(BaseModel):
+    client: str = Field(min_length=1, max_length=64)
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class NewTokenOut(BaseModel):
+    """The secret `token` is shown this once."""
+
+    token: str
+    info: TokenInfo
+
+
+class Revoked(BaseModel):
+    revoked: int
+
+
+def admin_router(engine: Engine) -> APIRouter:
+    router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+
+    async def admin(request: Request) -> str:
+        return await engine.admins.authenticate(bearer_token(request.headers))
+
+    @router.post("/login", response_model=SessionOut, summary="Log in; 429 with Retry-After after repeated failures")
+    async def login(body: LoginIn, request: Request) -> SessionOut:
+        address = request.client.host if request.client else "-"
+        session = await engine.admins.login(body.user, body.password, address)
+        return SessionOut(user=session.user, token=session.token, expires_at=session.expires_at)
+
+    @router.post("/logout", status_code=204, summary="End the session")
+    async def logout(request: Request) -> Response:
+        await admin(request)
+        await engine.admins.logout(bearer_token(request.headers) or "")
+        return Response(status_code=204)
+
+    @router.get("/tokens", response_model=list[TokenInfo], summary="Every client token, without secrets")
+    async def tokens(request: Request) -> list[TokenInfo]:
+        await admin(request)
+        return await engine.auth.list()
+
+    @router.post("/tokens", status_code=201, response_model=NewTokenOut, summary="Mint a client token (shown once)")
+    async def create_token(body: TokenIn, request: Request) -> NewTokenOut:
+        await admin(request)
+        expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        created = await engine.auth.create(body.client, expires)
+        return NewTokenOut(token=created.token, info=created.info)
+
+    @router.delete("/tokens/{target}", response_model=Revoked, summary="Revoke a token by id, or every token of a client")
+    async def revoke(target: str, request: Request) -> Revoked:
+        await admin(request)
+        return Revoked(revoked=await engine.auth.revoke(target))
+
+    return router
