@@ -15,6 +15,11 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# Browser tests drive Debian's chromium (Playwright's own browser download is not reachable).
+if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
 # Reflex 0.10 needs bun >= 1.4.4 (or Node >= 22.22); its own installer downloads
 # from outside the package registries, so take bun from npm instead.
 if ! command -v bun >/dev/null 2>&1; then

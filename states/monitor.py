@@ -88,6 +88,29 @@ class MonitorState(rx.SharedState):
             cls.watch_client = _watch_client_handler(cls)  # type: ignore[attr-defined]
         super().__init_subclass__(**kwargs)
 
+    @classmethod
+    def panel(cls, state_name: str) -> rx.Component:
+        """This state's card on the dashboard: a progress bar per task of the state.
+        Override it in a subclass to show something of its own."""
+        from states.task_monitor import TaskMonitorState
+
+        def bar(row: Any) -> rx.Component:
+            return rx.cond(
+                row.state == state_name,
+                rx.hstack(
+                    rx.text(row.task, size="1", width="10em"),
+                    rx.progress(value=row.progress.to(int), max=100, width="100%"),
+                    rx.text(row.status, size="1", width="6em"),
+                    width="100%",
+                ),
+            )
+
+        return rx.card(
+            rx.vstack(rx.heading(state_name, size="3"), rx.foreach(TaskMonitorState.rows[:20], bar), width="100%"),
+            width="100%",
+            class_name="state-panel",
+        )
+
 
 def reflex_launcher(app: rx.App) -> Callable[[LiveTask], Awaitable[None]]:
     """Starts an instance task as a background event on its client's state, with

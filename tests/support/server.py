@@ -23,7 +23,10 @@ def free_port() -> int:
 class Server:
     """One `scripts/run.sh` process group with its own port, data dir and log file."""
 
-    def __init__(self, data_dir: Path, log_path: Path, state_modules: str = "tests.support.fast_tasks") -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, state_modules: str = "tests.support.fast_tasks", env: dict[str, str] | None = None
+    ) -> None:
+        self.extra_env = env or {}
         self.data_dir = data_dir
         self.log_path = log_path
         self.port = free_port()
@@ -38,6 +41,7 @@ class Server:
             "PORT": str(self.port),
             "SPYGLASS_DATA_DIR": str(self.data_dir),
             "SPYGLASS_STATE_MODULES": self.state_modules,
+            **self.extra_env,
         }
         env.pop("__REFLEX_SKIP_COMPILE", None)
         with self.log_path.open("ab") as log:

@@ -1,0 +1,1 @@
+"""Stateless dashboard components: plain arguments in, a component out."""
