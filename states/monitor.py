@@ -99,7 +99,7 @@ class MonitorState(rx.SharedState):
                 row.state == state_name,
                 rx.hstack(
                     rx.text(row.task, size="1", width="10em"),
-                    rx.progress(value=row.progress.to(int), max=100, width="100%"),
+                    rx.progress(value=row.progress, max=100, width="100%"),
                     rx.text(row.status, size="1", width="6em"),
                     width="100%",
                 ),

@@ -33,7 +33,7 @@ class TaskRow:
     task: str = ""
     client: str = ""
     status: str = ""
-    progress: float = 0.0
+    progress: int = 0  # whole percent, as shown
     message: str = ""
     created: str = ""
     duration: str = ""
@@ -89,7 +89,7 @@ def row_of(snap: TaskSnapshot) -> TaskRow:
         task=snap.task,
         client=snap.client or "(direct)",
         status=str(snap.status),
-        progress=round(snap.progress, 1),
+        progress=int(snap.progress),
         message=snap.message or "",
         created=_clock(snap.created_at),
         duration=_duration(snap),

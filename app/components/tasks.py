@@ -29,8 +29,8 @@ def task_row(row: TaskRow) -> rx.Component:
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(
             rx.hstack(
-                rx.progress(value=row.progress.to(int), max=100, width="10em"),
-                rx.text(row.progress.to(int).to_string() + "%", size="1", class_name="progress-text"),
+                rx.progress(value=row.progress, max=100, width="10em"),
+                rx.text(row.progress.to_string() + "%", size="1", class_name="progress-text"),
                 align="center",
             )
         ),

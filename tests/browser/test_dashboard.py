@@ -156,3 +156,26 @@ def test_the_records_admin_lists_every_task(page: Page) -> None:
     page.click("text=Live tasks")
     expect(page.locator("#task-table")).to_be_visible()
 
+
+
+def test_a_hundred_tasks_ticking_ten_times_a_second_stay_live_and_responsive(page: Page, server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def start_one(_: int) -> str:
+        response = httpx.post(f"{server.base_url}/api/fast_tasks/task/start/steps", json={"steps": 40, "interval": 0.1})
+        return response.json()["task_id"]
+
+    page.fill("#search", "")
+    with ThreadPoolExecutor(max_workers=20) as pool:  # Playwright's sync API owns this thread's event loop
+        ids = list(pool.map(start_one, range(100)))
+    probe = row(page, ids[-1])
+    expect(probe).to_have_attribute("data-status", "Processing", timeout=5_000)
+    page.wait_for_timeout(1500)
+    shown = int(probe.locator(".progress-text").inner_text().rstrip("%"))
+    actual = httpx.get(f"{server.base_url}/api/fast_tasks/task/result/{ids[-1]}").json()["progress"]
+    assert actual - shown <= 25, (shown, actual)  # under a second behind (10 steps = 25%)
+    page.fill("#search", ids[0][:8])  # the page still answers while 1,000 updates/s stream in
+    expect(page.locator(".task-row")).to_have_count(1, timeout=2_000)
+    page.fill("#search", "")
+    for task_id in ids:
+        expect(row(page, task_id)).to_have_attribute("data-status", "Completed", timeout=10_000)
