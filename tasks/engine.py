@@ -243,9 +243,12 @@ class Engine:
 
     async def wait(self, task_id: str, timeout: float, access: Access = Access()) -> TaskSnapshot:
         """Long-poll: the snapshot once terminal, or as it is after `timeout` seconds."""
+        snap = await self.snapshot(task_id, access)
+        if snap.is_terminal or timeout <= 0:
+            return snap  # the common case needs no subscription
         async with self.bus.subscribe(task_topic(task_id)) as sub:
-            snap = await self.snapshot(task_id, access)
-            if snap.is_terminal or timeout <= 0:
+            snap = await self.snapshot(task_id, access)  # again: it may have ended before we subscribed
+            if snap.is_terminal:
                 return snap
             deadline = time.monotonic() + timeout
             while (remaining := deadline - time.monotonic()) > 0:

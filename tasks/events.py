@@ -63,7 +63,9 @@ class TaskSnapshot(BaseModel):
 
     @classmethod
     def of(cls, record: TaskRecord) -> TaskSnapshot:
-        return cls(
+        """Built without re-validation: every field comes from a row the engine wrote
+        (this runs several times per task on the hot path)."""
+        return cls.model_construct(
             task_id=record.id,
             status=record.status,
             progress=record.progress,

@@ -496,7 +496,10 @@ class Runner:
         record.last_event_id = self._clock.next(floor=record.last_event_id)
         record.updated_at = now
         snapshot = TaskSnapshot.of(record) if type_ in (EventType.STATUS, EventType.RESULT, EventType.ERROR) else None
-        return TaskEvent(id=record.last_event_id, task_id=record.id, type=type_, timestamp=now, snapshot=snapshot, **fields)
+        return TaskEvent.model_construct(  # the runner's own values: no re-validation on the hot path
+            id=record.last_event_id, task_id=record.id, type=type_, timestamp=now, snapshot=snapshot,
+            level=fields.get("level"), message=fields.get("message"), hint=fields.get("hint"), data=fields.get("data"),
+        )
 
     async def update(
         self,
