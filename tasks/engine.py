@@ -155,9 +155,14 @@ class Engine:
     async def events(self, task_id: str, access: Access = Access()) -> list[TaskEvent]:
         """A task's durable events so far: logs, messages, artifacts, its end."""
         await self.snapshot(task_id, access)
+        return await self.durable_events(task_id)
+
+    async def durable_events(self, task_id: str, after: int = 0) -> list[TaskEvent]:
+        """Durable events after an id, committed or not yet: the pending ones are read
+        before the store, so an event committed in between is found in one or the other."""
         pending = self.runner.pending_events(task_id)
-        stored = await self.store.events_after(task_id, 0)
-        merged = {e.id: e for e in [*stored, *pending]}
+        stored = await self.store.events_after(task_id, after)
+        merged = {e.id: e for e in [*stored, *pending] if e.id > after}
         return [merged[i] for i in sorted(merged)]
 
     async def cancel(self, task_id: str, access: Access = Access(), wait: float = 5.0) -> TaskSnapshot:

@@ -16,15 +16,6 @@ from tasks.engine import Access, Engine
 from tasks.events import EventType, TaskEvent, TaskSnapshot
 
 
-async def _replay(engine: Engine, task_id: str, after: int) -> list[TaskEvent]:
-    """Durable events after `after`: the pending ones are read before the store,
-    so an event committed in between is found in one or the other."""
-    pending = engine.runner.pending_events(task_id)
-    stored = await engine.store.events_after(task_id, after)
-    merged = {e.id: e for e in [*stored, *pending] if e.id > after}
-    return [merged[i] for i in sorted(merged)]
-
-
 def _snapshot_event(snap: TaskSnapshot) -> TaskEvent:
     return TaskEvent(id=snap.last_event_id, task_id=snap.task_id, type=EventType.SNAPSHOT, timestamp=snap.timestamp, snapshot=snap)
 
@@ -41,7 +32,7 @@ async def task_events(
         replay_from = after
         while True:
             if replay_from is not None:
-                for event in await _replay(engine, task_id, replay_from):
+                for event in await engine.durable_events(task_id, replay_from):
                     last = max(last, event.id)
                     yield event
                     if event.is_terminal:
