@@ -157,7 +157,7 @@ def lifecycle_router(engine: Engine) -> APIRouter:
     async def inspect(request: Request, task_id: str) -> JSONResponse:
         scope = await access(request)
         snap = await engine.snapshot(task_id, scope)
-        events = await engine.events(task_id, scope)
+        events = await engine.durable_events(task_id)  # access checked by the snapshot above
         record = await engine.store.get_task(task_id)
         detail = TaskDetail(
             **_out(snap),

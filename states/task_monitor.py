@@ -222,7 +222,7 @@ class TaskMonitorState(rx.State):
     async def _load_detail(self, task_id: str) -> None:
         engine = get_engine()
         snap = await engine.snapshot(task_id, ADMIN)
-        events = await engine.events(task_id, ADMIN)
+        events = await engine.durable_events(task_id)
         record = await engine.store.get_task(task_id)
         self.selected = TaskDetailView(
             task_id=snap.task_id,

@@ -263,14 +263,8 @@ class Engine:
             return await self.snapshot(task_id, access)
 
     async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
-        """A client's tasks in a state, newest first: the live view where running here."""
-        self._require_started()
-        records = await self.store.tasks_of(client, state, limit)
-        snaps = []
-        for record in records:
-            live = self.runner.live(record.id)
-            snaps.append(TaskSnapshot.of(live.record if live is not None else record))
-        return snaps
+        """A client's tasks (in a state, or all), newest first."""
+        return await self.list_tasks(TaskQuery(owner=client, state=state, limit=limit))
 
 
 _engine: Engine | None = None

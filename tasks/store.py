@@ -316,13 +316,6 @@ class Store:
             rows = (await conn.execute(query)).mappings()
             return [TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"]) for r in rows]
 
-    async def tasks_of(self, owner: str, state: str | None, limit: int) -> list[TaskRecord]:
-        query = select(TASK).where(TASK.c.owner == owner).order_by(TASK.c.created_at.desc(), TASK.c.id).limit(limit)
-        if state is not None:
-            query = query.where(TASK.c.state == state)
-        async with self.engine.connect() as conn:
-            return [TaskRecord(**r) for r in (await conn.execute(query)).mappings()]
-
     async def events_after(self, task_id: str, after: int) -> list[TaskEvent]:
         async with self.engine.connect() as conn:
             rows = (
