@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from app.errors import ERROR_RESPONSES
-from app.routes import bearer_token
+from app.errors import error_responses
+from app.requests import bearer_token
 from tasks.auth import TokenInfo
 from tasks.engine import Engine
+from tasks.workers import WorkerInfo
 
 
 class LoginIn(BaseModel):
@@ -45,7 +46,7 @@ class Revoked(BaseModel):
 
 
 def admin_router(engine: Engine) -> APIRouter:
-    router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/api/admin", tags=["admin"], responses=error_responses(400, 401, 404, 422, 429, 503))
 
     async def admin(request: Request) -> str:
         return await engine.admins.authenticate(bearer_token(request.headers))
@@ -62,6 +63,11 @@ def admin_router(engine: Engine) -> APIRouter:
         await engine.admins.logout(bearer_token(request.headers) or "")
         return Response(status_code=204)
 
+    @router.get("/workers", response_model=list[WorkerInfo], summary="Every backend worker: alive, stopped or dead")
+    async def workers(request: Request) -> list[WorkerInfo]:
+        await admin(request)
+        return await engine.workers.overview()
+
     @router.get("/tokens", response_model=list[TokenInfo], summary="Every client token, without secrets")
     async def tokens(request: Request) -> list[TokenInfo]:
         await admin(request)
@@ -74,9 +80,11 @@ def admin_router(engine: Engine) -> APIRouter:
         created = await engine.auth.create(body.client, expires)
         return NewTokenOut(token=created.token, info=created.info)
 
-    @router.delete("/tokens/{target}", response_model=Revoked, summary="Revoke a token by id, or every token of a client")
+    @router.delete(
+        "/tokens/{target}", response_model=Revoked, summary="Revoke a token by id, or every token of a client"
+    )
     async def revoke(target: str, request: Request) -> Revoked:
         await admin(request)
-        return Revoked(revoked=await engine.auth.revoke(target))
+        return Revoked(revoked=await engine.revoke_tokens(target))
 
     return router

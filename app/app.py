@@ -3,28 +3,55 @@
 from __future__ import annotations
 
 import reflex as rx
+from starlette.types import ASGIApp
 
-import app.pages.index  # noqa: F401
-import app.pages.login  # noqa: F401
-import app.pages.records  # noqa: F401
-import app.pages.tasks  # noqa: F401
-import app.pages.tokens  # noqa: F401
-import states.admin_session  # noqa: F401
-import states.example_counter  # noqa: F401
-import states.example_task  # noqa: F401
-import states.example_task2  # noqa: F401
-import states.monitor  # noqa: F401
-import states.start_form  # noqa: F401
-import states.task_monitor  # noqa: F401
-import states.task_records  # noqa: F401
-import states.token_admin  # noqa: F401
-import tasks.tables  # noqa: F401
 from app.api import create_api
+from app.caching import FrontendCaching
+from app.errors import JsonErrors
+
+# Every module that defines states or tables, so Reflex registers them.
+from app.pages import index, login, records, start, tokens, workers  # noqa: F401
+from app.pages import task_list as task_list_page  # noqa: F401
+from app.pages import task_run as task_run_page  # noqa: F401
+from states import (  # noqa: F401
+    admin_guard,
+    admin_session,
+    example_agent,
+    example_counter,
+    example_flaky,
+    example_shell,
+    example_task,
+    example_task2,
+    monitor,
+    start_form,
+    task_list,
+    task_records,
+    task_run,
+    token_admin,
+    workers_view,
+)
+from states.admin_guard import AdminGuard
 from states.monitor import reflex_launcher
+from tasks import tables  # noqa: F401
 from tasks.engine import get_engine
+
+
+class SpyGlassApp(rx.App):
+    """The Reflex app, with JSON errors around everything it serves (Reflex's own
+    outer router answers some paths, one with a newline say, before ours sees them)
+    and cache headers that keep a browser from holding on to an old build."""
+
+    def __call__(self) -> ASGIApp:
+        return JsonErrors(FrontendCaching(super().__call__()))
+
 
 engine = get_engine()
 
-app = rx.App(api_transformer=create_api(engine))
+app = SpyGlassApp(
+    api_transformer=create_api(engine),
+    stylesheets=["/dashboard.css"],
+    head_components=[rx.el.link(rel="icon", href="/favicon.ico", type="image/x-icon")],
+)
+app.add_middleware(AdminGuard(), index=0)
 app.register_lifespan_task(engine.lifespan)
 engine.instance_launcher = reflex_launcher(app)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasks.errors import TaskError, TooManyTasks
+from tasks.store import is_unreachable
 
 log = logging.getLogger("spyglass.api")
 
@@ -25,11 +31,6 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] | None = None
 
 
-class InvalidJson(TaskError):
-    code = "invalid_json"
-    http_status = 400
-
-
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
@@ -41,7 +42,14 @@ def task_error_response(exc: TaskError) -> JSONResponse:
     )
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "body_too_large"}
+HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    422: "invalid_request",
+}
 
 
 def install_error_handlers(api: FastAPI) -> None:
@@ -54,27 +62,86 @@ def install_error_handlers(api: FastAPI) -> None:
         errors = list(exc.errors())
         if any(err.get("type") == "json_invalid" for err in errors):
             return error_response(400, ErrorBody(code="invalid_json", message="the request body is not valid JSON"))
-        details = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")} for err in errors]
-        return error_response(422, ErrorBody(code="invalid_request", message="invalid request parameters", details=details))
+        details = [
+            {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+            for err in errors
+        ]
+        return error_response(
+            422, ErrorBody(code="invalid_request", message="invalid request parameters", details=details)
+        )
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        code = HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), dict(exc.headers or {}))
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unreachable(exc) or isinstance(exc, RedisConnectionError | RedisTimeoutError):
+            log.warning("%s %s: a backing service is unreachable (%s)", request.method, request.url.path, exc)
+            body = ErrorBody(
+                code="service_unavailable",
+                message="the database or Redis is unreachable",
+                hint="retry shortly; GET /ready says which",
+            )
+            return error_response(503, body, {"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, ErrorBody(code="internal_error", message="the server hit an unexpected error"))
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        400: "Malformed JSON body (`invalid_json`)",
-        404: "Unknown state, task or task id (`unknown_state`, `unknown_task`, `unknown_task_id`)",
-        413: "Body larger than the limit (`body_too_large`)",
-        422: "Invalid arguments, with field-level `details` (`invalid_args`, `invalid_request`)",
-        429: "Concurrency limit reached (`concurrency_limit`), see `Retry-After`",
-    }.items()
+_DESCRIPTIONS = {
+    400: "Malformed request: a body that is not JSON (`invalid_json`) or a bad parameter (`invalid_request`)",
+    401: "Missing, invalid, expired or revoked token (`unauthorized`); listing and bulk delete need one "
+    "(`token_required`)",
+    404: "Unknown state, task, task id or artifact, or a task the caller may not see "
+    "(`unknown_state`, `unknown_task`, `unknown_task_id`, `not_found`)",
+    409: "The task is not in a state that allows this (`conflict`)",
+    413: "Body larger than the limit (`body_too_large`)",
+    422: "Invalid arguments or parameters, with field-level `details` (`invalid_args`, `invalid_request`)",
+    429: "Too many: a concurrency limit (`concurrency_limit`) or failed logins (`too_many_logins`); see `Retry-After`",
+    503: "The task engine is starting or stopping (`not_ready`), or the database or Redis is unreachable "
+    "(`service_unavailable`); see `Retry-After`",
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer with."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+class JsonErrors:
+    """Outermost middleware: an error answer that is not JSON (Starlette's plain
+    "Not Found", a static-file 405, the frontend's HTML 404 page for a client that
+    did not ask for HTML) is replaced by the JSON error shape, so no path of this
+    server answers an API client with text or HTML."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
+        replacing = False
+
+        async def send_json_errors(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                media = headers.get("content-type", "")
+                keep_html = media.startswith("text/html") and "text/html" in accept
+                if status >= 400 and not media.startswith("application/json") and not keep_html:
+                    replacing = True
+                    code = HTTP_CODES.get(status, "http_error")
+                    reason = HTTPStatus(status).phrase.lower() if status in HTTPStatus._value2member_map_ else "error"
+                    body = ErrorBody(code=code, message=f"{reason}: {scope['method']} {scope['path']}")
+                    response = error_response(status, body, {"Allow": headers["allow"]} if "allow" in headers else None)
+                    await response({"type": "http"}, receive, send)
+                    return
+            if replacing:
+                return  # the original body of a replaced answer
+            await send(message)
+
+        await self.app(scope, receive, send_json_errors)

@@ -1,5 +1,6 @@
 """`admin_page`: the dashboard layout, as a decorator around `rx.page`. Every page
-it wraps checks the admin session first."""
+it wraps checks the admin session on load (the data itself is guarded in
+states/admin_guard.py). The navigation wraps on a phone instead of scrolling."""
 
 from __future__ import annotations
 
@@ -10,20 +11,47 @@ import reflex as rx
 
 from states.admin_session import AdminSessionState
 
-NAV = [("Live tasks", "/admins/tasks/"), ("Client tokens", "/admins/tokens/"), ("Records", "/admin/task/")]
+NAV = [
+    ("Tasks", "/admins/tasks/", "list"),
+    ("Start", "/admins/start/", "play"),
+    ("Workers", "/admins/workers/", "server"),
+    ("Tokens", "/admins/tokens/", "key-round"),
+    ("Records", "/admin/task/", "database"),
+]
 
 
 def _nav() -> rx.Component:
-    return rx.hstack(
-        rx.heading("SpyGlass", size="5"),
-        *[rx.link(label, href=href, size="3") for label, href in NAV],
-        rx.spacer(),
-        rx.text(AdminSessionState.user, color_scheme="gray", size="2"),
-        rx.button("Log out", on_click=AdminSessionState.logout, variant="soft", size="1", id="logout"),
+    return rx.el.nav(_nav_links(), aria_label="dashboard")
+
+
+def _nav_links() -> rx.Component:
+    return rx.flex(
+        rx.link(
+            rx.text("SpyGlass", size="5", weight="bold"),
+            href="/admins/tasks/",
+            underline="none",
+            aria_label="SpyGlass home",
+        ),
+        *[
+            rx.link(
+                rx.hstack(rx.icon(icon, size=16, aria_hidden="true"), rx.text(label), spacing="1", align="center"),
+                href=href,
+                size="3",
+                class_name="nav-link",
+            )
+            for label, href, icon in NAV
+        ],
+        rx.spacer(display=["none", "none", "block"]),
+        rx.hstack(
+            rx.text(AdminSessionState.user, color_scheme="gray", size="2", aria_label="logged in as"),
+            rx.button("Log out", on_click=AdminSessionState.logout, variant="soft", size="1", id="logout"),
+            align="center",
+        ),
         align="center",
-        spacing="5",
+        wrap="wrap",
+        spacing="4",
         width="100%",
-        padding="1em",
+        padding="0.75em 1em",
         border_bottom="1px solid var(--gray-a5)",
     )
 
@@ -40,10 +68,9 @@ def admin_page(
                 _nav(),
                 rx.cond(
                     AdminSessionState.user != "",
-                    rx.box(content(), padding="1.5em", width="100%"),
+                    rx.box(content(), padding=["0.75em", "1em", "1.5em"], as_="main"),
                     rx.center(rx.spinner(), padding="4em"),
                 ),
-                width="100%",
             )
 
         page.__name__ = content.__name__

@@ -1,11 +1,18 @@
 """Request body limit: a pure ASGI middleware, so an oversized body is refused
-before any handler buffers it."""
+before any handler buffers it.
+
+The rest of an oversized body is read and dropped (up to DRAIN_BYTES) before the
+413 is sent: closing a connection with unread data makes the kernel reset it,
+and the client would see a reset instead of the answer.
+"""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DRAIN_BYTES = 64 * 1024 * 1024
 
 
 class BodyLimitMiddleware:
@@ -20,6 +27,8 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            if int(declared) <= DRAIN_BYTES:
+                await self._drain(receive, 0)
             await self._refuse(send)
             return
         body = bytearray()
@@ -31,6 +40,8 @@ class BodyLimitMiddleware:
             body.extend(message.get("body", b""))
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
+                if more:
+                    await self._drain(receive, len(body))
                 await self._refuse(send)
                 return
         replayed = False
@@ -44,6 +55,16 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
+    @staticmethod
+    async def _drain(receive: Receive, read: int) -> None:
+        while read <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
     async def _refuse(self, send: Send) -> None:
         payload = json.dumps(
             {
@@ -56,7 +77,11 @@ class BodyLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), (b"connection", b"close")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-
-from fastapi.responses import Response
 from datetime import datetime
 from typing import Any
 
+from fastapi.responses import Response
 from pydantic import BaseModel
 
-from tasks.events import TaskSnapshot
+from tasks.events import EventType, TaskEvent, TaskSnapshot
 
 
 class TaskLinks(BaseModel):
+    self: str
     result: str
+    stream: str
     ws: str
 
 
@@ -24,11 +25,19 @@ class TaskOut(TaskSnapshot):
     links: TaskLinks
 
 
-
 def task_links(snap: TaskSnapshot, token: str | None = None) -> dict[str, str]:
     """Where to read and stream the task; owned tasks stream on the token route."""
     ws = f"/ws/{snap.state}/tasks/{token}/{snap.task_id}" if token else f"/ws/{snap.state}/task/ws/{snap.task_id}"
-    return {"result": f"/api/{snap.state}/task/result/{snap.task_id}", "ws": ws}
+    return {
+        "self": f"/api/tasks/{snap.task_id}",
+        "result": f"/api/{snap.state}/task/result/{snap.task_id}",
+        "stream": f"/api/tasks/{snap.task_id}/stream",
+        "ws": ws,
+    }
+
+
+def task_out(snap: TaskSnapshot, token: str | None = None) -> dict[str, Any]:
+    return {**snap.model_dump(mode="json"), "links": task_links(snap, token)}
 
 
 def task_response(snap: TaskSnapshot, status_code: int = 200, token: str | None = None) -> Response:
@@ -47,13 +56,6 @@ class Readiness(BaseModel):
     status: str
     store: str
     bus: str
-
-
-class TaskPage(BaseModel):
-    """One page of `GET /api/tasks`; pass `next_cursor` back as `cursor` (absent at the end)."""
-
-    data: list[TaskOut]
-    next_cursor: str | None = None
 
 
 class LogOut(BaseModel):
@@ -79,13 +81,61 @@ class MessageOut(BaseModel):
     body: Any
 
 
+class CustomEventOut(BaseModel):
+    """An event the task sent with `task.emit(type, data)`."""
+
+    id: int
+    timestamp: datetime
+    type: str
+    data: Any
+
+
+class TaskListItem(TaskOut):
+    """A listed task; with `?include=logs`, its logs too (the newest ones if many)."""
+
+    logs: list[LogOut] | None = None
+    logs_truncated: bool | None = None
+
+
+class TaskPage(BaseModel):
+    """One page of `GET /api/tasks`; pass `next_cursor` back as `cursor` (absent at the end)."""
+
+    data: list[TaskListItem]
+    next_cursor: str | None = None
+    total: int | None = None  # with ?include=total
+
+
 class TaskDetail(TaskOut):
-    """A task with its args, logs, artifacts and intervention messages."""
+    """A task with its args, logs, artifacts, intervention messages and custom events."""
 
     args: Any = None
+    worker: str | None = None  # the backend worker that runs (or ran) it: see /api/admin/workers
     logs: list[LogOut]
     artifacts: list[ArtifactOut]
     messages: list[MessageOut]
+    events: list[CustomEventOut]
+
+
+def log_out(event: TaskEvent) -> LogOut:
+    level = event.level.value if event.level is not None else "info"
+    return LogOut(id=event.id, timestamp=event.timestamp, level=level, message=event.message or "")
+
+
+def task_detail(snap: TaskSnapshot, args: Any, events: list[TaskEvent], worker: str | None = None) -> TaskDetail:
+    """Sorts a task's durable events into the sections of its detail."""
+    logs, artifacts, messages, custom = [], [], [], []
+    for event in events:
+        if event.type == EventType.LOG:
+            logs.append(log_out(event))
+        elif event.type == EventType.ARTIFACT and isinstance(event.data, dict):
+            artifacts.append(ArtifactOut(id=event.id, timestamp=event.timestamp, **event.data))
+        elif event.type == EventType.MESSAGE:
+            messages.append(MessageOut(id=event.id, timestamp=event.timestamp, body=event.data))
+        elif event.type not in (EventType.RESULT, EventType.ERROR):
+            custom.append(CustomEventOut(id=event.id, timestamp=event.timestamp, type=str(event.type), data=event.data))
+    return TaskDetail(
+        **task_out(snap), args=args, worker=worker, logs=logs, artifacts=artifacts, messages=messages, events=custom
+    )
 
 
 class TaskInfo(BaseModel):
@@ -96,6 +146,7 @@ class TaskInfo(BaseModel):
     timeout: float | None
     max_concurrency: int | None
     retention: float | None
+    retries: int
     start: str
 
 

@@ -2,8 +2,9 @@
 
 Each event has `id:` (resume with `Last-Event-ID`), `event:` (its type) and one
 JSON `data:` line. Idle streams get a `: keepalive` comment every
-SPYGLASS_SSE_HEARTBEAT_SECONDS so proxies keep them open. An error after the
-stream began arrives as an `error` event, then the stream ends.
+SPYGLASS_SSE_HEARTBEAT_SECONDS so proxies keep them open. If the stream itself
+fails after it began (its token was revoked), a `stream_error` event says why
+and the stream ends.
 """
 
 from __future__ import annotations
@@ -12,25 +13,15 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from app.websockets import TokenGuard
-from tasks.errors import InvalidRequest, TaskError
+from app.stream_guard import TokenGuard
+from tasks.errors import TaskError
 from tasks.events import TaskEvent
 from tasks.streams import ClientSnapshot
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
-
-
-def last_event_id(request: Request) -> int | None:
-    """`Last-Event-ID` header (what browsers send on reconnect), else `?after=`."""
-    raw = request.headers.get("last-event-id") or request.query_params.get("after")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise InvalidRequest("Last-Event-ID / after must be an event id (a non-negative integer)")
-    return int(raw)
+KEEPALIVE_SECONDS = 0.5  # how often an idle stream wakes up to check its token and its client
 
 
 def sse_message(item: TaskEvent | ClientSnapshot) -> str:
@@ -39,16 +30,19 @@ def sse_message(item: TaskEvent | ClientSnapshot) -> str:
 
 
 async def sse_response(
-    stream: AsyncIterator[TaskEvent | ClientSnapshot | None], heartbeat: float, guard: TokenGuard | None = None
+    stream: AsyncIterator[TaskEvent | ClientSnapshot | None],
+    heartbeat: float,
+    guard: TokenGuard | None = None,
+    headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
     """Pulls the first item before answering, so a 401/404 is an HTTP status, not an event."""
     first = await anext(stream)
 
     async def body() -> AsyncIterator[str]:
         quiet_since = time.monotonic()
-        if first is not None:
-            yield sse_message(first)
         try:
+            if first is not None:
+                yield sse_message(first)
             async for item in stream:
                 if guard is not None:
                     await guard.check()
@@ -59,10 +53,9 @@ async def sse_response(
                     quiet_since = time.monotonic()
                     yield ": keepalive\n\n"
         except TaskError as exc:
-            payload = {"type": "error", "error_code": exc.code, "message": exc.message, "hint": exc.hint}
-            yield f"event: error\ndata: {json.dumps(payload)}\n\n"
+            payload = {"type": "stream_error", "error_code": exc.code, "message": exc.message, "hint": exc.hint}
+            yield f"event: stream_error\ndata: {json.dumps(payload)}\n\n"
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
-
+    return StreamingResponse(body(), media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})

@@ -1,8 +1,8 @@
 """WebSocket routes: a snapshot first, then events as they happen.
 
-Errors close the socket with 4000 + the HTTP status (4401, 4404, ...) and the
-message as reason. Token streams re-check their token every half second, so a
-revoked token's open streams close within a second.
+Errors close the socket with 4000 + the HTTP status (4400, 4401, 4404, ...) and
+the message as reason. Token streams re-check their token (app/stream_guard.py),
+so a revoked token's open streams close within a second.
 """
 
 from __future__ import annotations
@@ -10,24 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
-from app.routes import bearer_token
-from tasks.engine import Access, Engine
-from tasks.errors import TaskError
+from app.requests import bearer_token, event_id
+from app.sse import KEEPALIVE_SECONDS
+from app.stream_guard import TokenGuard
+from tasks.access import Access
+from tasks.engine import Engine
+from tasks.errors import NotFound, TaskError
 from tasks.events import TaskEvent
 from tasks.streams import ClientSnapshot, client_events, task_events
 
 WS_CLOSE_CODES = {400: 4400, 401: 4401, 404: 4404, 409: 4409, 422: 4422, 429: 4429, 503: 4503}
-KEEPALIVE_SECONDS = 0.5
-
-
-class BadAfter(TaskError):
-    code = "invalid_request"
 
 
 async def close_with_error(ws: WebSocket, exc: TaskError) -> None:
@@ -36,31 +34,9 @@ async def close_with_error(ws: WebSocket, exc: TaskError) -> None:
     await ws.close(code=WS_CLOSE_CODES.get(exc.http_status, 4400), reason=exc.message[:120])
 
 
-def _after_param(ws: WebSocket) -> int | None:
-    raw = ws.query_params.get("after")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise BadAfter("after must be an event id (a non-negative integer)")
-    return int(raw)
-
-
-class TokenGuard:
-    """Re-authenticates a stream's token at most every `period` seconds."""
-
-    def __init__(self, engine: Engine, token: str, period: float = KEEPALIVE_SECONDS) -> None:
-        self.engine = engine
-        self.token = token
-        self.period = period
-        self.checked = time.monotonic()
-
-    async def check(self) -> None:
-        if time.monotonic() - self.checked >= self.period:
-            await self.engine.access_for(self.token)
-            self.checked = time.monotonic()
-
-
-async def pump(ws: WebSocket, stream: AsyncIterator[TaskEvent | ClientSnapshot | None], guard: TokenGuard | None) -> None:
+async def pump(
+    ws: WebSocket, stream: AsyncIterator[TaskEvent | ClientSnapshot | None], guard: TokenGuard | None
+) -> None:
     """Sends the stream until it ends (then closes 1000), the client leaves, or an
     error closes it with its 4xxx code. A reader notices a client that goes away
     while the stream is quiet."""
@@ -89,29 +65,33 @@ async def pump(ws: WebSocket, stream: AsyncIterator[TaskEvent | ClientSnapshot |
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-    if failure is not None:
-        await close_with_error(ws, failure)
-    else:
-        await ws.close(code=1000)
+        await stream.aclose()  # type: ignore[attr-defined]
+    with contextlib.suppress(RuntimeError):
+        if failure is not None:
+            await close_with_error(ws, failure)
+        else:
+            await ws.close(code=1000)
 
 
 def ws_router(engine: Engine) -> APIRouter:
     router = APIRouter()
+    heartbeat = KEEPALIVE_SECONDS
 
     @router.websocket("/ws/{state}/task/ws/{task_id}")
     async def task_ws(ws: WebSocket, state: str, task_id: str) -> None:
-        """One task; a Bearer token (header) also shows that client's own tasks."""
+        """One task; a Bearer token (header) shows that client's own tasks instead
+        of tokenless ones, an admin session any task. `?after=<id>` resumes."""
         try:
             engine.registry.state(state)
             token = bearer_token(ws.headers)
             access = await engine.access_for(token, state)
-            after = _after_param(ws)
+            after = event_id(ws.query_params.get("after"))
         except TaskError as exc:
             await close_with_error(ws, exc)
             return
         await ws.accept()
         guard = TokenGuard(engine, token) if token is not None else None
-        await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS), guard)
+        await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=heartbeat), guard)
 
     @router.websocket("/ws/{state}/tasks/{client_token}/{task_id}")
     async def client_task_ws(ws: WebSocket, state: str, client_token: str, task_id: str) -> None:
@@ -119,13 +99,13 @@ def ws_router(engine: Engine) -> APIRouter:
         try:
             engine.registry.state(state)
             client = await engine.authenticate(client_token)
-            after = _after_param(ws)
+            after = event_id(ws.query_params.get("after"))
         except TaskError as exc:
             await close_with_error(ws, exc)
             return
         await ws.accept()
-        access = Access(state=state, client=client.name, owned=True)
-        stream = task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS)
+        access = Access(state=state, client=client.name)
+        stream = task_events(engine, task_id, after=after, access=access, keepalive=heartbeat)
         await pump(ws, stream, TokenGuard(engine, client_token))
 
     @router.websocket("/ws/{state}/tasks/{client_token}")
@@ -134,11 +114,32 @@ def ws_router(engine: Engine) -> APIRouter:
         try:
             engine.registry.state(state)
             client = await engine.authenticate(client_token)
+            after = event_id(ws.query_params.get("after"))
         except TaskError as exc:
             await close_with_error(ws, exc)
             return
         await ws.accept()
-        stream = client_events(engine, client.name, state, keepalive=KEEPALIVE_SECONDS)
+        stream = client_events(engine, client.name, state, after=after, keepalive=heartbeat)
         await pump(ws, stream, TokenGuard(engine, client_token))
 
+    @router.websocket("/ws/{path:path}")
+    async def unknown_ws(ws: WebSocket, path: str) -> None:
+        await close_with_error(ws, NotFound(f"no WebSocket route /ws/{path}", hint="see the README's API table"))
+
     return router
+
+
+class UnknownWebSocketPaths:
+    """Outside /ws/ (ours) and Reflex's own socket, a WebSocket handshake gets a
+    4404 close with a reason instead of a bare 403."""
+
+    def __init__(self, app: ASGIApp, known_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.known = known_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or scope["path"].startswith(self.known):
+            await self.app(scope, receive, send)
+            return
+        ws = WebSocket(scope, receive, send)
+        await close_with_error(ws, NotFound(f"no WebSocket route {scope['path']}"))

@@ -16,16 +16,19 @@ class TickerArgs(BaseModel):
     count: int = Field(default=3000, ge=1, le=1_000_000)
 
 
+DEFAULT_TICKER = TickerArgs()
+
+
 class BenchTasksState(MonitorState):
     @staticmethod
     @monitored_background_task
     async def noop(task: TaskContext) -> None:
         """Does nothing: measures the engine's own cost per task."""
-        return None
+        return
 
     @staticmethod
     @monitored_background_task
-    async def ticker(task: TaskContext, task_args: TickerArgs = TickerArgs()) -> int:
+    async def ticker(task: TaskContext, task_args: TickerArgs = DEFAULT_TICKER) -> int:
         """`count` updates at `rate` per second; each message is the send time
         (CLOCK_MONOTONIC ns, shared by every process on the machine)."""
         await asyncio.sleep(0.5)  # let the WebSocket client attach first
@@ -33,6 +36,8 @@ class BenchTasksState(MonitorState):
         next_at = time.monotonic()
         for i in range(task_args.count):
             next_at += period
-            await task.update(progress=100 * (i + 1) / task_args.count, status=TaskStatus.PROCESSING, message=str(time.monotonic_ns()))
+            await task.update(
+                progress=100 * (i + 1) / task_args.count, status=TaskStatus.PROCESSING, message=str(time.monotonic_ns())
+            )
             await asyncio.sleep(max(next_at - time.monotonic(), 0))  # sleep(0) still yields to senders
         return task_args.count

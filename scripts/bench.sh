@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmark against a real server process; prints a table and JSON.
+# Runs both benchmarks: the task and progress path against real server processes
+# (bench/run.py, extra arguments go to it), then the dashboard's reads over
+# 100,000 stored tasks (bench/queries.py). Each prints a table and JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+scripts/services.sh
 export REFLEX_USE_SYSTEM_BUN=1
-exec .venv/bin/python bench/run.py "$@"
+.venv/bin/python bench/run.py "$@"
+exec .venv/bin/python bench/queries.py

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs SpyGlass on the embedded default (SQLite + in-process bus), one port.
+# Serves SpyGlass: the embedded default (SQLite + in-process bus, one worker), or,
+# with DATABASE_URL and REFLEX_REDIS_URL set, one host of a scaled-out deployment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh run
 port=${PORT:-8000}
 export REFLEX_USE_SYSTEM_BUN=1
 echo "SpyGlass: http://localhost:$port/  (API docs: http://localhost:$port/docs)"
-exec .venv/bin/reflex run --env prod --single-port --backend-port "$port" "$@"
+exec .venv/bin/python -m app.serve --port "$port" "$@"

@@ -16,12 +16,15 @@ class CountArgs(BaseModel):
     delay: float = Field(default=0.3, ge=0, le=10)
 
 
+DEFAULT_COUNT_ARGS = CountArgs()
+
+
 class CounterState(MonitorState):
     count: int = 0
     processed: list[str] = []
 
     @monitored_background_task
-    async def process_items(self, task: TaskContext, task_args: CountArgs = CountArgs()) -> dict[str, int]:
+    async def process_items(self, task: TaskContext, task_args: CountArgs = DEFAULT_COUNT_ARGS) -> dict[str, int]:
         """Processes each item in turn, recording it on the client's state."""
         for i, item in enumerate(task_args.items):
             async with self:

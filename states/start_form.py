@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 
+from states.admin_guard import AdminState
 from tasks.engine import get_engine
 from tasks.errors import InvalidArgs, TaskError
 from tasks.registry import TaskSpec
 
 DIRECT = "(direct)"
+DOUBLE_CLICK_SECONDS = 1.5
 
 
 @dataclass
@@ -43,7 +46,13 @@ def form_fields(spec: TaskSpec) -> tuple[list[FormField], dict[str, str]]:
     for name, prop in schema.get("properties", {}).items():
         kind = _kind(prop)
         fields.append(
-            FormField(name=name, label=prop.get("title", name), kind=kind, required=name in required, description=prop.get("description", ""))
+            FormField(
+                name=name,
+                label=prop.get("title", name),
+                kind=kind,
+                required=name in required,
+                description=prop.get("description", ""),
+            )
         )
         default = defaults.get(name, prop.get("default"))
         if default is None:
@@ -76,12 +85,16 @@ def parse_value(kind: str, text: str) -> Any:
     if kind == "json":
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
-            return text
+        except json.JSONDecodeError as exc:
+            raise InvalidJsonField(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     return text
 
 
-class StartFormState(rx.State):
+class InvalidJsonField(ValueError):
+    """A JSON field whose text does not parse: said as such, not as a type error."""
+
+
+class StartFormState(AdminState):
     choice: str = ""
     fields: list[FormField] = []
     values: dict[str, str] = {}
@@ -93,6 +106,8 @@ class StartFormState(rx.State):
     clients: list[str] = [DIRECT]
     started: str = ""
     failure: str = ""
+    submitting: bool = False
+    _last_start: float = 0.0  # when this form last started a task (epoch seconds)
 
     @rx.var
     def choices(self) -> list[str]:
@@ -102,9 +117,12 @@ class StartFormState(rx.State):
     async def load(self) -> None:
         tokens = await get_engine().auth.list()
         self.clients = [DIRECT, *sorted({t.client for t in tokens if t.state == "active"})]
-        if not self.choice:
+        wanted = self.router.url.query_parameters.get("task", "")
+        if wanted in self.choices:
+            self._choose(wanted)
+        elif not self.choice:
             statics = [f"{s.state}.{s.name}" for s in get_engine().registry.tasks() if s.is_static]
-            self.choose(statics[0] if statics else (self.choices[0] if self.choices else ""))
+            self._choose(statics[0] if statics else (self.choices[0] if self.choices else ""))
 
     def _spec(self) -> TaskSpec:
         state, _, name = self.choice.partition(".")
@@ -112,6 +130,9 @@ class StartFormState(rx.State):
 
     @rx.event
     def choose(self, choice: str) -> None:
+        self._choose(choice)
+
+    def _choose(self, choice: str) -> None:
         self.choice, self.errors, self.started, self.failure = choice, {}, "", ""
         if not choice:
             return
@@ -120,7 +141,9 @@ class StartFormState(rx.State):
         self.doc = spec.doc
         self.readme = get_engine().registry.state(spec.state).readme or ""
         self.instance = not spec.is_static
-        if self.instance and self.client == DIRECT and len(self.clients) > 1:
+        if not self.instance:
+            self.client = DIRECT  # a static task starts tokenless unless an owner is chosen again
+        elif self.client == DIRECT and len(self.clients) > 1:
             self.client = self.clients[1]
 
     @rx.event
@@ -130,15 +153,32 @@ class StartFormState(rx.State):
 
     @rx.event
     def set_client(self, value: str) -> None:
-        self.client = value
+        self.client = value if value in self.clients else DIRECT
 
     @rx.event
     async def submit(self) -> None:
+        """One click, one task: the button is disabled while a start is in flight, and
+        a second click within DOUBLE_CLICK_SECONDS of a start (a double click, whose
+        second event waits for the first) starts nothing. A deliberate second start
+        after that works."""
+        if self.submitting or time.time() - self._last_start < DOUBLE_CLICK_SECONDS:
+            return
         self.errors, self.started, self.failure = {}, "", ""
         spec = self._spec()
         kinds = {f.name: f.kind for f in self.fields}
-        body = {name: parse_value(kinds[name], text) for name, text in self.values.items() if text != ""}
+        body: dict[str, Any] = {}
+        for name, text in self.values.items():
+            if text == "" or name not in kinds:
+                continue
+            try:
+                body[name] = parse_value(kinds[name], text)
+            except InvalidJsonField as exc:
+                self.errors = {**self.errors, name: str(exc)}
+        if self.errors:
+            self.failure = "some fields are not valid"
+            return
         client = None if self.client == DIRECT else self.client
+        self.submitting = True
         try:
             args = spec.parse_args(body if spec.args_model is not None else None)
             snap = await get_engine().start_task(spec, args, client)
@@ -149,4 +189,7 @@ class StartFormState(rx.State):
         except TaskError as exc:
             self.failure = exc.message + (f" ({exc.hint})" if exc.hint else "")
             return
+        finally:
+            self.submitting = False
         self.started = snap.task_id
+        self._last_start = time.time()

@@ -1,125 +1,182 @@
 """`TaskRecordsState`: the records admin: every task row, paginated, sortable,
-searchable, with bulk delete by selection or by status."""
+searched in the database, with bulk delete of exactly the rows ticked (a set of
+task ids, kept across pages, sorts and filters, shown as "N selected") or of
+every finished task in a status; both confirmed first."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import reflex as rx
 
-from tasks.engine import Access, get_engine
+from states.admin_guard import AdminState
+from states.views import ANY, iso
+from tasks.access import ADMIN
+from tasks.engine import get_engine
 from tasks.errors import TaskError
+from tasks.events import TaskSnapshot
+from tasks.queries import DIRECT, TaskQuery
 from tasks.status import TaskStatus
-from tasks.store import TaskQuery
 
-ADMIN = Access(all_clients=True)
 PAGE_SIZE = 25
-ANY = "any"
+MAX_SELECTED = 1000
 
 
-class TaskRecordsState(rx.State):
-    rows: list[dict[str, str]] = []
+@dataclass
+class RecordRow:
+    task_id: str = ""
+    state: str = ""
+    task: str = ""
+    client: str = ""
+    status: str = ""
+    progress: str = ""
+    created: str = ""
+    finished: str = ""
+
+
+def _row(snap: TaskSnapshot) -> RecordRow:
+    return RecordRow(
+        task_id=snap.task_id,
+        state=snap.state,
+        task=snap.task,
+        client=snap.client or DIRECT,
+        status=str(snap.status),
+        progress=f"{100 if snap.status == 'Completed' else int(snap.progress)}%",
+        created=iso(snap.created_at),
+        finished=iso(snap.finished_at),
+    )
+
+
+class TaskRecordsState(AdminState):
+    rows: list[RecordRow] = []
     descending: bool = True
     status: str = ANY
     search: str = ""
-    cursors: list[str] = []  # task ids ending each earlier page
+    cursors: list[list[str]] = []  # (created, id) of the last row of each earlier page
     page: int = 1
     has_next: bool = False
-    selected: list[str] = []
-    notice: str = ""
+    selected: list[str] = []  # task ids, in the order they were ticked
+    confirm: str = ""  # "selected" | "status" while a confirmation is open
+    status_count: int = 0
 
     @rx.var
     def status_options(self) -> list[str]:
         return [ANY, *(s.value for s in TaskStatus)]
 
     @rx.var
-    def visible(self) -> list[dict[str, str]]:
-        needle = self.search.strip().lower()
-        return [r for r in self.rows if not needle or needle in " ".join(r.values()).lower()]
+    def selected_count(self) -> int:
+        return len(self.selected)
 
-    async def _query(self, after_id: str | None) -> None:
-        engine = get_engine()
+    async def _query(self) -> None:
         after = None
-        if after_id:
-            record = await engine.store.get_task(after_id)
-            if record is not None and record.created_at is not None:
-                after = (record.created_at.replace(tzinfo=record.created_at.tzinfo or timezone.utc), record.id)
-        statuses = () if self.status == ANY else (self.status,)
-        query = TaskQuery(all_owners=True, statuses=statuses, limit=PAGE_SIZE + 1, descending=self.descending, after=after)
-        snaps = await engine.list_tasks(query)
+        if self.cursors and self.page > 1:
+            created, task_id = self.cursors[self.page - 2]
+            after = (datetime.fromisoformat(created), task_id)
+        query = TaskQuery(
+            all_owners=True,
+            statuses=() if self.status == ANY else (self.status,),
+            search=self.search.strip() or None,
+            limit=PAGE_SIZE + 1,
+            descending=self.descending,
+            after=after,
+        )
+        snaps = await get_engine().list_tasks(query)
         self.has_next = len(snaps) > PAGE_SIZE
-        self.rows = [
-            {
-                "task_id": s.task_id,
-                "state": s.state,
-                "task": s.task,
-                "client": s.client or "(direct)",
-                "status": str(s.status),
-                "progress": f"{s.progress:.0f}%",
-                "created": s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "finished": s.finished_at.strftime("%H:%M:%S") if s.finished_at else "",
-            }
-            for s in snaps[:PAGE_SIZE]
-        ]
+        self.rows = [_row(s) for s in snaps[:PAGE_SIZE]]
+
+    async def _first_page(self) -> None:
+        self.cursors, self.page = [], 1
+        await self._query()
 
     @rx.event
     async def load(self) -> None:
-        self.cursors, self.page, self.selected = [], 1, []
-        await self._query(None)
+        await self._first_page()
 
     @rx.event
     async def next_page(self) -> None:
         if self.has_next and self.rows:
-            self.cursors = [*self.cursors, self.rows[-1]["task_id"]]
+            self.cursors = [*self.cursors[: self.page - 1], [self.rows[-1].created, self.rows[-1].task_id]]
             self.page += 1
-            await self._query(self.cursors[-1])
+            await self._query()
 
     @rx.event
     async def previous_page(self) -> None:
         if self.page > 1:
-            self.cursors = self.cursors[:-1]
             self.page -= 1
-            await self._query(self.cursors[-1] if self.cursors else None)
+            await self._query()
 
     @rx.event
     async def toggle_sort(self) -> None:
         self.descending = not self.descending
-        await self.load()
+        await self._first_page()
 
     @rx.event
     async def set_status(self, value: str) -> None:
-        self.status = value
-        await self.load()
+        self.status = value if value in self.status_options else ANY
+        await self._first_page()
 
     @rx.event
-    def set_search(self, value: str) -> None:
-        self.search = value
+    async def set_search(self, form: dict[str, Any]) -> None:
+        self.search = str(form.get("search", ""))[:200]
+        await self._first_page()
 
     @rx.event
     def toggle(self, task_id: str, checked: bool) -> None:
-        self.selected = [t for t in self.selected if t != task_id] + ([task_id] if checked else [])
+        kept = [t for t in self.selected if t != task_id]
+        self.selected = [*kept, task_id][:MAX_SELECTED] if checked else kept
 
     @rx.event
-    async def delete_selected(self) -> None:
+    def clear_selection(self) -> None:
+        self.selected = []
+
+    @rx.event
+    async def ask(self, what: str) -> AsyncIterator[Any]:
+        if what == "selected" and self.selected:
+            self.confirm = "selected"
+        elif what == "status":
+            if self.status == ANY or not TaskStatus(self.status).is_terminal:
+                yield rx.toast.warning("choose a finished status (Completed, Error, Cancelled, Interrupted) first")
+                return
+            query = TaskQuery(all_owners=True, statuses=(self.status,))
+            self.status_count = await get_engine().count_tasks(query)
+            self.confirm = "status"
+
+    @rx.event
+    def dismiss(self) -> None:
+        self.confirm = ""
+
+    @rx.event
+    def confirm_open_changed(self, is_open: bool) -> None:
+        if not is_open:  # Esc, or a click outside
+            self.confirm = ""
+
+    @rx.event
+    async def confirmed(self) -> AsyncIterator[Any]:
+        what, self.confirm = self.confirm, ""
         engine = get_engine()
-        deleted = 0
-        for task_id in self.selected:
+        if what == "selected":
+            deleted, failed = 0, []
+            for task_id in self.selected:
+                try:
+                    await engine.delete(task_id, ADMIN)
+                    deleted += 1
+                except TaskError:
+                    failed.append(task_id)
+            self.selected = failed
+            message = f"deleted {deleted} task(s)" + (
+                f"; {len(failed)} could not be (still selected)" if failed else ""
+            )
+            yield rx.toast.success(message) if not failed else rx.toast.warning(message)
+        elif what == "status":
             try:
-                await engine.delete(task_id, ADMIN)
-                deleted += 1
-            except TaskError:
-                continue
-        self.notice = f"deleted {deleted} task(s)"
-        await self.load()
-
-    @rx.event
-    async def delete_by_status(self) -> None:
-        if self.status == ANY:
-            self.notice = "choose a finished status to delete by"
-            return
-        try:
-            count = await get_engine().delete_many((TaskStatus(self.status),), ADMIN)
-            self.notice = f"deleted {count} {self.status} task(s)"
-        except TaskError as exc:
-            self.notice = exc.message
-        await self.load()
+                count = await engine.delete_many((TaskStatus(self.status),), ADMIN)
+                yield rx.toast.success(f"deleted {count} {self.status} task(s)")
+            except TaskError as exc:
+                yield rx.toast.error(exc.message)
+            self.selected = [
+                t for t in self.selected if t not in {r.task_id for r in self.rows if r.status == self.status}
+            ]
+        await self._query()

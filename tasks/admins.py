@@ -1,42 +1,47 @@
-"""Dashboard administrators: scrypt-hashed passwords, expiring sessions, throttled logins.
+"""Dashboard administrators: argon2id-hashed passwords, expiring sessions, throttled logins.
 
 There is no default password: the first admin comes from the CLI
 (`python -m tasks admin create <user>`) or from SPYGLASS_ADMIN_USER +
-SPYGLASS_ADMIN_PASSWORD.
+SPYGLASS_ADMIN_PASSWORD. Hashing runs in a thread, off the event loop; an older
+hash (scrypt, or argon2 with weaker parameters) is replaced at the next login.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
-from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 
 from tasks.auth import hash_token
-from tasks.errors import TaskError, TooManyTasks, Unauthorized
+from tasks.errors import TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
 from tasks.store import Store
-from tasks.tables import AdminSessionRecord, AdminUserRecord
+from tasks.tables import AdminSessionRecord, AdminUserRecord, table_of
+from tasks.throttle import LoginThrottle, LoginThrottled
 
-USER = AdminUserRecord.__table__
-SESSION = AdminSessionRecord.__table__
+USER = table_of(AdminUserRecord)
+SESSION = table_of(AdminSessionRecord)
 SESSION_PREFIX = "sga"
 MIN_PASSWORD_LENGTH = 12
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+SESSION_CACHE_SECONDS = 1.0
+# OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+_DUMMY_HASH = HASHER.hash(secrets.token_hex(16))  # unknown users cost the same as known ones
+
+__all__ = ["AdminSession", "Admins", "LoginThrottled", "WeakPassword", "hash_password", "verify_password"]
 
 
 class WeakPassword(TaskError):
     code = "weak_password"
     http_status = 422
-
-
-class LoginThrottled(TooManyTasks):
-    code = "too_many_logins"
 
 
 class AdminSession(BaseModel):
@@ -46,12 +51,11 @@ class AdminSession(BaseModel):
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+    return HASHER.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """Hashes from before argon2: scrypt$n$r$p$salt$digest."""
     try:
         _, n, r, p, salt, digest = stored.split("$")
         candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p))
@@ -60,38 +64,26 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    try:
+        return HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return True
+    try:
+        return HASHER.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
 def is_session_token(token: str) -> bool:
     return token.startswith(SESSION_PREFIX)
-
-
-class LoginThrottle:
-    """At most `attempts` failures per user and per address in `window` seconds."""
-
-    def __init__(self, attempts: int = 5, window: float = 300) -> None:
-        self.attempts = attempts
-        self.window = window
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        while failures and time.monotonic() - failures[0] > self.window:
-            failures.popleft()
-        return failures
-
-    def check(self, *keys: str) -> None:
-        for key in keys:
-            failures = self._recent(key)
-            if len(failures) >= self.attempts:
-                wait = int(self.window - (time.monotonic() - failures[0])) + 1
-                raise LoginThrottled("too many failed logins; try again later", retry_after=wait)
-
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._recent(key).append(time.monotonic())
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
 
 
 class Admins:
@@ -99,34 +91,51 @@ class Admins:
         self.store = store
         self.session_lifetime = timedelta(hours=session_hours)
         self.throttle = LoginThrottle()
+        self._sessions: dict[str, tuple[float, str, datetime]] = {}
 
     async def set_password(self, user: str, password: str) -> None:
-        """Creates the admin, or replaces its password."""
+        """Creates the admin, or replaces its password (ending its sessions)."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise WeakPassword(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
         if not user or len(user) > 64:
             raise WeakPassword("the user name must have 1 to 64 characters")
-        hashed = hash_password(password)
+        hashed = await asyncio.to_thread(hash_password, password)
         async with self.store.engine.begin() as conn:
             changed = await conn.execute(update(USER).where(USER.c.name == user).values(password_hash=hashed))
             if changed.rowcount == 0:
                 await conn.execute(insert(USER).values(name=user, password_hash=hashed, created_at=utcnow()))
             await conn.execute(delete(SESSION).where(SESSION.c.user == user))
+        self._sessions.clear()
+
+    async def ensure_password(self, user: str, password: str) -> None:
+        """The bootstrap admin from the settings: its sessions survive a restart
+        unless the configured password actually changed."""
+        stored = await self._stored_hash(user)
+        if stored is not None and await asyncio.to_thread(verify_password, password, stored):
+            return
+        await self.set_password(user, password)
+
+    async def _stored_hash(self, user: str) -> str | None:
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(select(USER.c.password_hash).where(USER.c.name == user))).first()
+        return str(row[0]) if row is not None else None
 
     async def users(self) -> list[str]:
         async with self.store.engine.connect() as conn:
             return [row[0] for row in await conn.execute(select(USER.c.name).order_by(USER.c.name))]
 
     async def login(self, user: str, password: str, address: str = "-") -> AdminSession:
-        keys = (f"user:{user}", f"addr:{address}")
-        self.throttle.check(*keys)
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(select(USER).where(USER.c.name == user))).mappings().first()
-        stored = row["password_hash"] if row else hash_password(secrets.token_hex(8))  # same cost either way
-        if row is None or not verify_password(password, stored):
-            self.throttle.failed(*keys)
+        self.throttle.check(user, address)
+        stored = await self._stored_hash(user)
+        valid = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
+        if stored is None or not valid:
+            self.throttle.failed(user, address)
             raise Unauthorized("wrong user name or password")
-        self.throttle.succeeded(*keys)
+        self.throttle.succeeded(user, address)
+        if needs_rehash(stored):
+            rehashed = await asyncio.to_thread(hash_password, password)
+            async with self.store.engine.begin() as conn:
+                await conn.execute(update(USER).where(USER.c.name == user).values(password_hash=rehashed))
         token = SESSION_PREFIX + secrets.token_hex(24)
         now = utcnow()
         expires = now + self.session_lifetime
@@ -138,18 +147,27 @@ class Admins:
         return AdminSession(user=user, token=token, expires_at=expires)
 
     async def authenticate(self, token: str | None) -> str:
-        """The admin behind a session token, or Unauthorized (missing, unknown, expired)."""
+        """The admin behind a session token, or Unauthorized (missing, unknown, expired).
+        A valid session is cached for a second: every dashboard event checks it."""
         if not token or not is_session_token(token):
             raise Unauthorized("an admin session is required", hint="log in at /admins/login")
         digest = hash_token(token)
+        cached = self._sessions.get(digest)
+        if cached is not None and cached[0] > time.monotonic() and cached[2] > utcnow():
+            return cached[1]
         async with self.store.engine.connect() as conn:
             row = (await conn.execute(select(SESSION).where(SESSION.c.token_hash == digest))).mappings().first()
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             raise Unauthorized("this admin session is not valid", hint="log in again")
-        if as_utc(row["expires_at"]) <= utcnow():
+        expires = as_utc(row["expires_at"])
+        if expires is None or expires <= utcnow():
             raise Unauthorized("this admin session has expired", hint="log in again")
+        if len(self._sessions) > 10_000:
+            self._sessions.clear()
+        self._sessions[digest] = (time.monotonic() + SESSION_CACHE_SECONDS, str(row["user"]), expires)
         return str(row["user"])
 
     async def logout(self, token: str) -> None:
+        self._sessions.pop(hash_token(token), None)
         async with self.store.engine.begin() as conn:
             await conn.execute(delete(SESSION).where(SESSION.c.token_hash == hash_token(token)))

@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +18,10 @@ from sqlalchemy import insert, select, update
 from tasks.errors import NotFound, TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
 from tasks.store import Store
-from tasks.tables import ClientRecord, TokenRecord
+from tasks.tables import ClientRecord, TokenRecord, table_of
 
-CLIENT = ClientRecord.__table__
-TOKEN = TokenRecord.__table__
+CLIENT = table_of(ClientRecord)
+TOKEN = table_of(TokenRecord)
 
 # "sgt" + 160 random bits in hex: no "_" (Reflex SharedState link tokens refuse
 # it) and a shape a log filter can recognise.
@@ -75,8 +76,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Every secret that may travel in a URL or a log line: client tokens, admin
+# session tokens (sga + 48 hex), and the Reflex tokens of clients' shared states.
+SECRET_PATTERN = re.compile(r"(sgt)[0-9a-f]{40}|(sga)[0-9a-f]{48}|(spyglass-client-)[0-9a-f]{40}")
+
+
 def redact(text: str) -> str:
-    return TOKEN_PATTERN.sub(f"{TOKEN_PREFIX}…redacted", text)
+    return SECRET_PATTERN.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)}…redacted", text)
 
 
 class RedactTokens(logging.Filter):
@@ -86,7 +92,7 @@ class RedactTokens(logging.Filter):
         if record.args:
             record.msg = record.getMessage()
             record.args = None
-        if isinstance(record.msg, str) and TOKEN_PREFIX in record.msg:
+        if isinstance(record.msg, str) and ("sg" in record.msg or "spyglass-client-" in record.msg):
             record.msg = redact(record.msg)
         return True
 
@@ -115,8 +121,18 @@ def _info(row: Any) -> TokenInfo:
 
 
 class Auth:
+    """Client tokens. Successful lookups are cached for a quarter of a second, so
+    many open streams of one client re-check their token without a query each;
+    a revocation clears the cache on every worker (the engine broadcasts it)."""
+
+    CACHE_SECONDS = 0.25
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._cache: dict[str, tuple[float, Client]] = {}
+
+    def forget_cached(self) -> None:
+        self._cache.clear()
 
     async def create(self, client: str, expires_in: timedelta | None = None) -> NewToken:
         """A new token for `client` (created on first use); the secret is returned once."""
@@ -159,6 +175,7 @@ class Auth:
                 )
                 .values(revoked_at=utcnow())
             )
+        self.forget_cached()
         if result.rowcount == 0:
             raise NotFound(f"no active token or client named {client_or_token_id!r}")
         return result.rowcount
@@ -166,8 +183,13 @@ class Auth:
     async def authenticate(self, token: str | None) -> Client:
         """The token's client, or Unauthorized (missing, unknown, expired or revoked)."""
         if not token:
-            raise Unauthorized("a client token is required", hint="pass it in the path or as 'Authorization: Bearer <token>'")
+            raise Unauthorized(
+                "a client token is required", hint="pass it in the path or as 'Authorization: Bearer <token>'"
+            )
         digest = hash_token(token)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with self.store.engine.connect() as conn:
             row = (await conn.execute(select(TOKEN).where(TOKEN.c.token_hash == digest))).mappings().first()
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
@@ -178,5 +200,8 @@ class Auth:
         if info.last_used_at is None or utcnow() - info.last_used_at > LAST_USED_RESOLUTION:
             async with self.store.engine.begin() as conn:
                 await conn.execute(update(TOKEN).where(TOKEN.c.id == info.id).values(last_used_at=utcnow()))
-        return Client(name=info.client, token_id=info.id)
-
+        client = Client(name=info.client, token_id=info.id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + self.CACHE_SECONDS, client)
+        return client

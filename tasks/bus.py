@@ -1,17 +1,26 @@
-"""The event bus: fan-out of task events to every stream that watches them.
+"""The event bus: task events fanned out to every stream that watches them, and
+commands (cancel, deliver a message, token revoked) carried to the worker that
+must act on them.
 
 `InMemoryBus` is a real backend, the embedded default: one process, no server.
-A subscriber that falls too far behind is marked `overflowed` and its queue is
-dropped; streams then resync from a fresh snapshot plus the durable events, so a
-slow consumer costs memory bounded by `max_queue`, never the producer's speed.
+`RedisBus` (tasks/redis_bus.py) is the same interface across workers and hosts.
+
+A subscriber that falls too far behind, or whose transport dropped events, is
+marked `overflowed` and its queue emptied; streams then resync from the store
+(a fresh snapshot plus the durable events), so a slow consumer costs bounded
+memory and never slows the producer. Durable events are committed before they
+are published, so a resync from the store can never miss one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
 
 from tasks.events import TaskEvent
 
@@ -28,88 +37,162 @@ def client_topic(client: str, state: str | None = None) -> str:
 ALL_TASKS_TOPIC = "tasks"
 
 
+class Command(BaseModel):
+    """Something one worker asks another (or every other) to do."""
+
+    kind: Literal["cancel", "deliver", "revoked", "resync"]
+    task_id: str | None = None
+    body: Any = None
+
+
+class Reply(BaseModel):
+    ok: bool
+    detail: str | None = None
+
+
+CommandHandler = Callable[[Command], Awaitable[Reply]]
+
+
 class Subscription:
-    def __init__(self, topics: tuple[str, ...], max_queue: int) -> None:
-        self.topics = topics
+    """One subscriber's queue of one topic's events."""
+
+    def __init__(self, topic: str, max_queue: int) -> None:
+        self.topic = topic
         self.overflowed = False
         self._max_queue = max_queue
-        self._queue: asyncio.Queue[TaskEvent] = asyncio.Queue()
+        self._items: deque[TaskEvent] = deque()
+        self._ready = asyncio.Event()
 
     def deliver(self, event: TaskEvent) -> None:
-        if self._queue.qsize() >= self._max_queue:
-            self.overflowed = True
-            self._queue = asyncio.Queue()
+        if self.overflowed:
             return
-        self._queue.put_nowait(event)
+        if len(self._items) >= self._max_queue:
+            self.mark_overflowed()
+            return
+        self._items.append(event)
+        self._ready.set()
 
-    async def get(self, timeout: float | None = None) -> TaskEvent | None:
-        """The next event, or None after `timeout` seconds without one."""
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return None
-
-    def drain(self) -> list[TaskEvent]:
-        """Every event already queued, without waiting."""
-        events = []
-        while not self._queue.empty():
-            events.append(self._queue.get_nowait())
-        return events
+    def mark_overflowed(self) -> None:
+        """Events were dropped: the reader must resync from the store."""
+        self.overflowed = True
+        self._items.clear()
+        self._ready.set()
 
     def reset_overflow(self) -> None:
         self.overflowed = False
 
+    async def get(self, timeout: float | None = None) -> TaskEvent | None:
+        """The next event; None after `timeout` seconds without one, or at once
+        when the subscription overflowed."""
+        while not self._items:
+            if self.overflowed:
+                return None
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+    def drain(self) -> list[TaskEvent]:
+        """Every event already queued, without waiting."""
+        events = list(self._items)
+        self._items.clear()
+        return events
+
 
 class Bus(Protocol):
+    worker_id: str
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def ping(self) -> None: ...
 
-    async def publish(self, event: TaskEvent, *topics: str) -> None: ...
+    def publish(self, event: TaskEvent, topics: Sequence[str]) -> None:
+        """Delivers in publish order: never blocks the task that publishes."""
 
-    def subscribe(self, *topics: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+    def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        """Once entered, every event published to `topic` is delivered."""
+
+    def on_command(self, handler: CommandHandler) -> None: ...
+
+    async def request(self, worker_id: str, command: Command, timeout: float = 2.0) -> Reply | None:
+        """The worker's answer, or None if no such worker is reachable."""
+
+    async def broadcast(self, command: Command) -> None:
+        """Every worker (this one included) handles the command."""
+
+
+class LocalDispatch:
+    """Subscribers of this process, by topic: the delivery half of every bus."""
+
+    def __init__(self, max_queue: int) -> None:
+        self.max_queue = max_queue
+        self.subscribers: dict[str, set[Subscription]] = {}
+
+    def deliver(self, event: TaskEvent, topics: Sequence[str]) -> None:
+        for topic in topics:
+            for sub in self.subscribers.get(topic, ()):
+                sub.deliver(event)
+
+    def add(self, topic: str) -> Subscription:
+        sub = Subscription(topic, self.max_queue)
+        self.subscribers.setdefault(topic, set()).add(sub)
+        return sub
+
+    def remove(self, sub: Subscription) -> bool:
+        """Returns True when it was the topic's last subscriber."""
+        subs = self.subscribers.get(sub.topic)
+        if subs is None:
+            return False
+        subs.discard(sub)
+        if subs:
+            return False
+        del self.subscribers[sub.topic]
+        return True
+
+    def overflow_all(self) -> None:
+        for subs in self.subscribers.values():
+            for sub in subs:
+                sub.mark_overflowed()
 
 
 class InMemoryBus:
-    def __init__(self, max_queue: int = 10_000) -> None:
-        self._max_queue = max_queue
-        self._subscribers: dict[str, set[Subscription]] = {}
+    def __init__(self, worker_id: str = "local", max_queue: int = 10_000) -> None:
+        self.worker_id = worker_id
+        self.local = LocalDispatch(max_queue)
+        self._handler: CommandHandler | None = None
 
     async def start(self) -> None:
         return None
 
     async def stop(self) -> None:
-        self._subscribers.clear()
+        self.local.subscribers.clear()
 
     async def ping(self) -> None:
         return None
 
-    async def publish(self, event: TaskEvent, *topics: str) -> None:
-        self.publish_nowait(event, *topics)
-
-    def publish_nowait(self, event: TaskEvent, *topics: str) -> None:
-        delivered: set[int] = set()
-        for topic in topics:
-            for sub in self._subscribers.get(topic, ()):
-                if id(sub) not in delivered:
-                    delivered.add(id(sub))
-                    sub.deliver(event)
+    def publish(self, event: TaskEvent, topics: Sequence[str]) -> None:
+        self.local.deliver(event, topics)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, *topics: str) -> AsyncIterator[Subscription]:
-        sub = Subscription(topics, self._max_queue)
-        for topic in topics:
-            self._subscribers.setdefault(topic, set()).add(sub)
+    async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
+        sub = self.local.add(topic)
         try:
             yield sub
         finally:
-            for topic in topics:
-                subs = self._subscribers.get(topic)
-                if subs is not None:
-                    subs.discard(sub)
-                    if not subs:
-                        del self._subscribers[topic]
+            self.local.remove(sub)
+
+    def on_command(self, handler: CommandHandler) -> None:
+        self._handler = handler
+
+    async def request(self, worker_id: str, command: Command, timeout: float = 2.0) -> Reply | None:
+        if worker_id != self.worker_id or self._handler is None:
+            return None
+        return await self._handler(command)
+
+    async def broadcast(self, command: Command) -> None:
+        if self._handler is not None:
+            await self._handler(command)

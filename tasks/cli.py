@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -61,6 +61,7 @@ async def _list(auth: Auth) -> int:
     rows = await auth.list()
     print(f"{'TOKEN ID':<14} {'CLIENT':<24} {'STATE':<8} {'CREATED':<20} {'EXPIRES':<20} LAST USED")
     for info in rows:
+
         def fmt(value: object) -> str:
             return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"  # type: ignore[attr-defined]
 
@@ -73,6 +74,12 @@ async def _list(auth: Auth) -> int:
 
 async def _revoke(auth: Auth, target: str) -> int:
     count = await auth.revoke(target)
+    settings = get_settings()
+    if settings.redis_url:  # open streams on every worker close at once
+        from tasks.bus import Command
+        from tasks.redis_bus import announce
+
+        await announce(settings.redis_url, settings.redis_prefix, Command(kind="revoked", body=target))
     print(f"revoked {count} token(s)")
     return 0
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasks.events import check_custom_event_name
+from tasks.processes import ProcessGroups
 from tasks.status import LogLevel, TaskStatus
 
 if TYPE_CHECKING:
@@ -41,6 +44,11 @@ class TaskContext:
     def name(self) -> str:
         return self._live.record.task
 
+    @property
+    def attempt(self) -> int:
+        """Which run this is: 1, then 2, 3... when `retries=` re-runs a task that raised."""
+        return self._live.record.attempt
+
     async def update(
         self,
         progress: float | None = None,
@@ -59,6 +67,37 @@ class TaskContext:
         """A durable, ordered log line, streamed live to every watcher."""
         await self._runner.log(self._live, str(message), LogLevel(level))
 
+    async def emit(self, name: str, data: Any = None) -> int:
+        """A custom event (a plan, an overlay, a screenshot's metadata...): durable,
+        ordered with the task's other events, replayed on resume; returns its id.
+        `name` may not be a built-in type (snapshot, status, log, result, error,
+        message, artifact)."""
+        return await self._runner.emit(self._live, check_custom_event_name(name), data)
+
+    async def run_process(
+        self, *argv: str | Path, cwd: str | Path | None = None, env: Mapping[str, str] | None = None
+    ) -> int:
+        """Runs a command in its own process group and returns its exit code. Each
+        stdout line becomes an `info` log and each stderr line an `error` log, as
+        they come. Cancelling, timing out, deleting the task or stopping the server
+        stops the whole group (SIGTERM, then SIGKILL). `env` replaces the
+        environment, as in `subprocess`."""
+        live = self._live
+        if live.processes is None:
+            live.processes = ProcessGroups(self._runner.settings.process_grace_seconds)
+        command = " ".join(str(part) for part in argv)
+        await self.log(f"$ {command}", LogLevel.COMMAND)
+
+        async def out(line: str) -> None:
+            await self.log(line, LogLevel.INFO)
+
+        async def err(line: str) -> None:
+            await self.log(line, LogLevel.ERROR)
+
+        code = await live.processes.run([str(part) for part in argv], cwd, env, out, err)
+        await self.log(f"exit code {code}: {command}", LogLevel.SUCCESS if code == 0 else LogLevel.WARNING)
+        return code
+
     async def receive(self, timeout: float | None = None) -> Any:
         """The next intervention message (POST /api/tasks/<id>/messages), or None after `timeout` s."""
         return await self._runner.receive(self._live, timeout)
@@ -73,6 +112,8 @@ class TaskContext:
             content = await asyncio.to_thread(Path(path).read_bytes)
             label = label or Path(path).name
         else:
-            content = data.encode() if isinstance(data, str) else bytes(data)  # type: ignore[arg-type]
-        guessed = mimetypes.guess_type(label)[0] or ("text/plain" if isinstance(data, str) else "application/octet-stream")
+            content = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)  # type: ignore[arg-type]
+        guessed = mimetypes.guess_type(label)[0] or (
+            "text/plain" if isinstance(data, str) else "application/octet-stream"
+        )
         return await self._runner.artifact(self._live, label, content, mime or guessed)

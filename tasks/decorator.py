@@ -20,14 +20,18 @@ class TaskOptions:
     warn_before: float | None = None
     max_concurrency: int | None = None
     retention: float | None = None
+    retries: int = 0
+    retry_backoff: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "warn_before", "retention"):
+        for name in ("timeout", "warn_before", "retention", "retry_backoff"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency!r}")
+        if not 0 <= self.retries <= 100:
+            raise ValueError(f"retries must be between 0 and 100, got {self.retries!r}")
 
 
 @overload
@@ -42,6 +46,8 @@ def monitored_background_task(
     warn_before: float | None = None,
     max_concurrency: int | None = None,
     retention: float | None = None,
+    retries: int = 0,
+    retry_backoff: float = 1.0,
 ) -> Callable[[F], F]: ...
 
 
@@ -52,6 +58,8 @@ def monitored_background_task(
     warn_before: float | None = None,
     max_concurrency: int | None = None,
     retention: float | None = None,
+    retries: int = 0,
+    retry_backoff: float = 1.0,
 ) -> Any:
     """Register an async function as a monitored task; usable bare or with options.
 
@@ -59,7 +67,12 @@ def monitored_background_task(
     coroutine function that tests can call and Reflex can wrap.
     """
     options = TaskOptions(
-        timeout=timeout, warn_before=warn_before, max_concurrency=max_concurrency, retention=retention
+        timeout=timeout,
+        warn_before=warn_before,
+        max_concurrency=max_concurrency,
+        retention=retention,
+        retries=retries,
+        retry_backoff=retry_backoff,
     )
 
     def mark(func: F) -> F:

@@ -1,92 +1,166 @@
-"""The engine: one per process, wiring registry, store, bus and runner together.
+"""The engine: one per process, wiring registry, store, bus, limits and runner.
 
 Everything a route or a Reflex state needs goes through here, so the dashboard
-and HTTP clients read the same API.
+and HTTP clients read the same API. With a Redis URL (SPYGLASS_REDIS_URL or
+REFLEX_REDIS_URL) the bus, the commands and the limits span every worker and
+host; without one, everything stays in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
 import time
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from tasks.access import ANONYMOUS, Access
 from tasks.admins import Admins, is_session_token
+from tasks.artifacts import artifact_url
 from tasks.auth import Auth, Client, install_log_redaction
-from tasks.bus import Bus, InMemoryBus, task_topic
-from tasks.errors import Conflict, EngineNotReady, InvalidRequest, NotFound, Unauthorized, UnknownTaskId
-from tasks.events import EventType, TaskEvent, TaskSnapshot
+from tasks.bus import Bus, Command, InMemoryBus, Reply, task_topic
+from tasks.errors import (
+    Conflict,
+    EngineNotReady,
+    InvalidRequest,
+    NotFound,
+    TokenRequired,
+    Unauthorized,
+    UnknownTaskId,
+)
+from tasks.events import TaskEvent, TaskSnapshot, utcnow
+from tasks.ids import EventClock, new_task_id
+from tasks.limits import Limits, LocalLimits, RedisLimits
+from tasks.queries import Bucket, TaskQuery, TaskStats
 from tasks.registry import Registry, TaskSpec
-from tasks.runner import LiveTask, Runner, args_fingerprint, artifact_dir, safe_filename
+from tasks.runner import LiveTask, Runner, args_fingerprint
 from tasks.settings import Settings, get_settings
 from tasks.status import TaskStatus
-from tasks.store import Store, TaskQuery
+from tasks.store import Store
+from tasks.workers import WorkerMonitor
+
+log = logging.getLogger("spyglass.engine")
+
+CANCEL_ANSWER_SECONDS = 2.0  # how long a cancel waits for the task to end before answering 202
+LINK_SECRET_KEY = "reflex_link_secret"
 
 
-@dataclass(frozen=True)
-class Access:
-    """Who asks, and through which route: ids of tasks a caller may not see are
-    answered exactly like unknown ids (404), so they cannot be probed."""
+def token_required(what: str) -> TokenRequired:
+    return TokenRequired(
+        f"{what} needs a client token",
+        hint="tokenless tasks are read by id only; send Authorization: Bearer <token> to see a client's tasks",
+    )
 
-    state: str | None = None
-    client: str | None = None
-    owned: bool = False  # token routes: only the client's own tasks
-    all_clients: bool = False  # admins
 
-    def allows(self, snap: TaskSnapshot) -> bool:
-        if self.state is not None and snap.state != self.state:
-            return False
-        if self.all_clients:
-            return True
-        if snap.client is None:
-            return not self.owned
-        return snap.client == self.client
+def instance_task_needs_token(spec: TaskSpec) -> Unauthorized:
+    return Unauthorized(
+        f"task {spec.name!r} runs on a client's state and needs a client token",
+        hint=f"POST /api/{spec.state}/tasks/<client_token>/start/{spec.name}",
+    )
 
 
 class Engine:
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings or get_settings()
         self.registry = registry or Registry().discover("states", self.settings.extra_state_modules)
-        self.bus: Bus = InMemoryBus()
-        # Set by the Reflex app: how instance tasks become background events.
-        self.instance_launcher: Callable[[LiveTask], Awaitable[None]] | None = None
-        self.store, self.runner = self._build()
-        self.auth = Auth(self.store)
-        self._idempotency_lock = asyncio.Lock()
+        self._instance_launcher: Callable[[LiveTask], Awaitable[None]] | None = None
         self.started = False
+        self.token_generation = 0  # bumped whenever a token is revoked anywhere
+        self.link_secret = b""
+        self._idempotency_lock = asyncio.Lock()
+        self._maintenance: asyncio.Task[None] | None = None
+        self._build()
 
-    def _build(self) -> tuple[Store, Runner]:
-        store = Store(
-            self.settings.async_database_url,
-            progress_flush_seconds=self.settings.progress_flush_seconds,
-            sqlite_synchronous=self.settings.sqlite_synchronous,
+    def _build(self) -> None:
+        settings = self.settings
+        worker_id = new_task_id()
+        self.clock = EventClock()
+        self.store = Store(
+            settings.async_database_url,
+            progress_flush_seconds=settings.progress_flush_seconds,
+            sqlite_synchronous=settings.sqlite_synchronous,
         )
-        runner = Runner(store, self.bus, self.settings)
-        runner.instance_launcher = getattr(self, "instance_launcher", None)
-        return store, runner
+        self.bus: Bus
+        self.limits: Limits
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            from tasks.redis_bus import RedisBus
+
+            redis = Redis.from_url(
+                settings.redis_url,
+                socket_connect_timeout=3,
+                socket_timeout=5,
+                client_name=f"spyglass:{settings.redis_prefix}:{worker_id}",
+            )
+            self.bus = RedisBus(redis, settings.redis_prefix, worker_id)
+            self.limits = RedisLimits(
+                redis, settings.redis_prefix, settings.max_active_tasks, settings.worker_dead_after_seconds
+            )
+        else:
+            self.bus = InMemoryBus(worker_id)
+            self.limits = LocalLimits(settings.max_active_tasks)
+        self.runner = Runner(self.store, self.bus, settings, self.limits, self.clock)
+        self.runner.instance_launcher = self._instance_launcher
+        self.workers = WorkerMonitor(
+            self.store,
+            self.bus,
+            self.clock,
+            worker_id,
+            settings.worker_dead_after_seconds,
+            settings.retention_seconds,
+            forget=self.runner.forget,
+        )
+        self.auth = Auth(self.store)
+        self.admins = Admins(self.store, settings.admin_session_hours)
+
+    @property
+    def worker_id(self) -> str:
+        return self.bus.worker_id
+
+    @property
+    def instance_launcher(self) -> Callable[[LiveTask], Awaitable[None]] | None:
+        """Set by the Reflex app: how instance tasks become background events."""
+        return self._instance_launcher
+
+    @instance_launcher.setter
+    def instance_launcher(self, launcher: Callable[[LiveTask], Awaitable[None]] | None) -> None:
+        self._instance_launcher = launcher
+        self.runner.instance_launcher = launcher
+
+    # -- lifecycle ------------------------------------------------------------
 
     async def start(self) -> None:
         """Opens the store named by the current settings (tests swap settings between runs)."""
-        self.store, self.runner = self._build()
-        self.auth = Auth(self.store)
-        self.admins = Admins(self.store, self.settings.admin_session_hours)
+        self._build()
         install_log_redaction()
         await self.store.start()
+        self.link_secret = (await self.store.setting(LINK_SECRET_KEY, secrets.token_hex(32))).encode()
         if self.settings.admin_user and self.settings.admin_password:
-            await self.admins.set_password(self.settings.admin_user, self.settings.admin_password)
+            await self.admins.ensure_password(self.settings.admin_user, self.settings.admin_password)
         await self.bus.start()
-        await self.runner.start()
+        self.bus.on_command(self._on_command)
+        await self.workers.heartbeat()
+        await self.workers.interrupt_orphans()
+        self._maintenance = asyncio.create_task(self._maintain(), name="spyglass-maintenance")
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
         await self.runner.stop()
+        with contextlib.suppress(Exception):
+            await self.workers.leave()
         await self.bus.stop()
         await self.store.stop()
 
@@ -98,9 +172,87 @@ class Engine:
         finally:
             await self.stop()
 
+    async def _maintain(self) -> None:
+        last_purge = time.monotonic()
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                if not await self.workers.heartbeat():
+                    abandoned = self.runner.abandon_all()
+                    log.error("this worker was declared dead; dropped its %d task(s), now Interrupted", abandoned)
+                await self.limits.renew((live.spec, live.record.id) for live in self.runner.running())
+                await self.workers.interrupt_orphans()
+                if time.monotonic() - last_purge >= self.settings.purge_interval_seconds:
+                    last_purge = time.monotonic()
+                    await self.purge_expired()
+            except Exception:
+                log.exception("worker maintenance failed; retrying at the next heartbeat")
+
+    async def purge_expired(self, batch: int = 500) -> int:
+        """Deletes every finished task past its retention, in batches; running tasks
+        have no expiry and are never touched."""
+        total = 0
+        while ids := await self.store.purgeable(utcnow(), limit=batch):
+            await self.runner.remove(ids)
+            total += len(ids)
+            if len(ids) < batch:
+                break
+        if total:
+            log.info("purged %d finished task(s) past their retention", total)
+        return total
+
     def _require_started(self) -> None:
         if not self.started:
             raise EngineNotReady("the task engine is starting or stopping", hint="retry in a moment")
+
+    # -- who asks ---------------------------------------------------------------
+
+    async def authenticate(self, token: str | None) -> Client:
+        self._require_started()
+        return await self.auth.authenticate(token)
+
+    async def access_for(self, token: str | None, state: str | None = None) -> Access:
+        """What a Bearer token may see: an admin session everything, a client token
+        its own tasks, no token (unless SPYGLASS_REQUIRE_TOKEN) tokenless tasks by id."""
+        self._require_started()
+        if token is None:
+            if self.settings.require_token:
+                raise Unauthorized("a client token is required", hint="Authorization: Bearer <token>")
+            return Access(state=state)
+        if is_session_token(token):
+            await self.admins.authenticate(token)
+            return Access(state=state, admin=True)
+        client = await self.auth.authenticate(token)
+        return Access(state=state, client=client.name)
+
+    def client_state_token(self, client: str) -> str:
+        """The Reflex token of a client's shared state: derived from a secret every
+        worker shares, so no browser can claim it by guessing."""
+        digest = hmac.new(self.link_secret, client.encode(), hashlib.sha256).hexdigest()[:40]
+        return f"spyglass-client-{digest}"
+
+    def signed_artifact_url(self, task_id: str, name: str, ttl_seconds: int = 3600) -> str:
+        """A download link for the dashboard: a browser cannot add a Bearer header to
+        a link, so an admin's page hands out a link signed for this file, for a while."""
+        expires = int(time.time()) + ttl_seconds
+        return f"{artifact_url(task_id, name)}?exp={expires}&sig={self._artifact_signature(task_id, name, expires)}"
+
+    def artifact_signature_valid(self, task_id: str, name: str, expires: str, signature: str) -> bool:
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(self._artifact_signature(task_id, name, int(expires)), signature)
+
+    def _artifact_signature(self, task_id: str, name: str, expires: int) -> str:
+        message = f"artifact\x00{task_id}\x00{name}\x00{expires}".encode()
+        return hmac.new(self.link_secret, message, hashlib.sha256).hexdigest()[:40]
+
+    async def revoke_tokens(self, client_or_token_id: str) -> int:
+        """Revokes, then tells every worker, so open streams close at once."""
+        count = await self.auth.revoke(client_or_token_id)
+        await self.bus.broadcast(Command(kind="revoked", body=client_or_token_id))
+        return count
+
+    # -- start ----------------------------------------------------------------
 
     def parse_args(self, state: str, task: str, body: Any) -> tuple[TaskSpec, BaseModel | None]:
         spec = self.registry.get(state, task)
@@ -113,18 +265,20 @@ class Engine:
         return (await self.submit(spec, args, client, idempotency_key))[0]
 
     async def submit(
-        self, spec: TaskSpec, args: BaseModel | None, client: str | None = None, idempotency_key: str | None = None
+        self,
+        spec: TaskSpec,
+        args: BaseModel | None,
+        client: str | None = None,
+        idempotency_key: str | None = None,
+        retry_of: str | None = None,
     ) -> tuple[TaskSnapshot, bool]:
         """Starts a task; returns (snapshot, created). With an idempotency key, a repeat
         by the same client with the same task and args returns the first task."""
         self._require_started()
         if not spec.is_static and client is None:
-            raise Unauthorized(
-                f"task {spec.name!r} runs on a client's state and needs a client token",
-                hint=f"POST /api/{spec.state}/tasks/<client_token>/start/{spec.name}",
-            )
+            raise instance_task_needs_token(spec)
         if idempotency_key is None:
-            return await self.runner.launch(spec, args, owner=client), True
+            return await self.runner.launch(spec, args, owner=client, retry_of=retry_of), True
         key = f"{client or '-'}:{idempotency_key}"
         async with self._idempotency_lock:  # one worker: no race; several: the unique index decides
             existing = await self.store.find_idempotent(key)
@@ -142,7 +296,26 @@ class Engine:
                 )
             return await self.runner.snapshot(existing.id), False
 
-    # -- lifecycle ------------------------------------------------------------
+    async def rerun(self, task_id: str, access: Access = ANONYMOUS) -> TaskSnapshot:
+        """A new run of an ended task: same state, task, arguments and owner."""
+        snap = await self.snapshot(task_id, access)
+        if not snap.is_terminal:
+            raise Conflict(f"task {task_id!r} is still running ({snap.status})", hint="re-run it once it has ended")
+        record = await self.store.get_task(task_id)
+        if record is None:
+            raise UnknownTaskId(f"unknown task id {task_id!r}")
+        spec = self.registry.get(record.state, record.task)
+        args = spec.parse_args(record.args) if spec.args_model is not None else None
+        return (await self.submit(spec, args, record.owner, retry_of=task_id))[0]
+
+    # -- reads ------------------------------------------------------------------
+
+    async def snapshot(self, task_id: str, access: Access = ANONYMOUS) -> TaskSnapshot:
+        self._require_started()
+        snap = await self.runner.snapshot(task_id)
+        if not access.allows(snap):
+            raise UnknownTaskId(f"unknown task id {task_id!r}")
+        return snap
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskSnapshot]:
         self._require_started()
@@ -152,101 +325,61 @@ class Engine:
             snaps.append(TaskSnapshot.of(live.record if live is not None else record))
         return snaps
 
-    async def events(self, task_id: str, access: Access = Access()) -> list[TaskEvent]:
-        """A task's durable events so far: logs, messages, artifacts, its end."""
+    async def count_tasks(self, query: TaskQuery) -> int:
+        self._require_started()
+        return await self.store.count_tasks(query)
+
+    async def task_stats(
+        self, query: TaskQuery, since: datetime | None = None, until: datetime | None = None
+    ) -> TaskStats:
+        """Charts over the whole store for the tasks `query` selects: per status, per
+        minute (ranges up to 3 hours) or hour, and run-time percentiles per task."""
+        self._require_started()
+        until = until or query.until or utcnow()
+        try:
+            since = since or query.since or until - timedelta(hours=24)
+            until + timedelta(hours=1)  # the last bucket must end in the calendar too
+        except OverflowError:
+            raise InvalidRequest(
+                "the time range is out of bounds", hint="use times between the years 1 and 9999"
+            ) from None
+        if since >= until:
+            raise InvalidRequest("the time range is empty", hint="since must be before until")
+        if until - since > timedelta(days=31):
+            raise InvalidRequest("the time range is longer than 31 days", hint="narrow it with since and until")
+        bucket: Bucket = "minute" if until - since <= timedelta(hours=3) else "hour"
+        return await self.store.task_stats(query, since, until, bucket)
+
+    def scoped_query(self, access: Access, **filters: Any) -> TaskQuery:
+        """A list query limited to what the caller may see; anonymous callers may not list."""
+        if access.anonymous:
+            raise token_required("listing tasks")
+        if access.admin:
+            return TaskQuery(all_owners=True, **filters)
+        return TaskQuery(owner=access.client, **filters)
+
+    async def events(self, task_id: str, access: Access = ANONYMOUS) -> list[TaskEvent]:
+        """A task's durable events so far: logs, messages, artifacts, custom events, its end."""
         await self.snapshot(task_id, access)
         return await self.durable_events(task_id)
 
     async def durable_events(self, task_id: str, after: int = 0) -> list[TaskEvent]:
-        """Durable events after an id, committed or not yet: the pending ones are read
-        before the store, so an event committed in between is found in one or the other."""
-        pending = self.runner.pending_events(task_id)
+        """Durable events after an id: the committed ones, and (for a task running here)
+        those being committed. Unpublished ones are read first, so an event committed
+        in between is found in one or the other."""
+        pending = self.runner.unpublished_events(task_id)
         stored = await self.store.events_after(task_id, after)
         merged = {e.id: e for e in [*stored, *pending] if e.id > after}
         return [merged[i] for i in sorted(merged)]
 
-    async def cancel(self, task_id: str, access: Access = Access(), wait: float = 5.0) -> TaskSnapshot:
-        snap = await self.snapshot(task_id, access)
-        if snap.is_terminal:
-            raise Conflict(f"task {task_id!r} already ended ({snap.status})", hint="only running tasks can be cancelled")
-        if not self.runner.cancel(task_id):
-            raise Conflict(f"task {task_id!r} is not running on this server", hint="retry on the worker that runs it")
-        return await self.wait(task_id, wait, access)
+    async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
+        """A client's tasks (in a state, or all), newest first."""
+        return await self.list_tasks(TaskQuery(owner=client, state=state, limit=limit))
 
-    async def delete(self, task_id: str, access: Access = Access()) -> None:
-        """Cancels the task if it runs, then removes its record, events and artifacts."""
-        snap = await self.snapshot(task_id, access)
-        if not snap.is_terminal:
-            snap = await self.cancel(task_id, access)
-        await self.runner.remove([task_id])
+    async def client_events_after(self, client: str, after: int, state: str | None) -> list[TaskEvent]:
+        return await self.store.client_events_after(client, after, state)
 
-    async def delete_many(self, statuses: tuple[TaskStatus, ...], access: Access) -> int:
-        """Deletes the caller's finished tasks in these statuses; returns how many."""
-        self._require_started()
-        if not statuses:
-            raise InvalidRequest("give at least one status", hint="e.g. ?status=Completed,Error")
-        running = [s.value for s in statuses if not s.is_terminal]
-        if running:
-            raise InvalidRequest(
-                f"only finished tasks can be bulk-deleted, not {', '.join(running)}",
-                hint="cancel running tasks first, or delete them one by one",
-            )
-        query = TaskQuery(owner=access.client, all_owners=access.all_clients, state=access.state, statuses=tuple(s.value for s in statuses), limit=500)
-        total = 0
-        while batch := await self.store.list_tasks(query):
-            await self.runner.remove([record.id for record in batch])
-            total += len(batch)
-        return total
-
-    async def send_message(self, task_id: str, body: Any, access: Access = Access()) -> TaskSnapshot:
-        snap = await self.snapshot(task_id, access)
-        if snap.is_terminal or not await self.runner.deliver(task_id, body):
-            raise Conflict(f"task {task_id!r} is not running ({snap.status})", hint="messages reach running tasks only")
-        return await self.snapshot(task_id, access)
-
-    async def ack(self, task_id: str, access: Access = Access()) -> TaskSnapshot:
-        """The result was delivered: remove the record."""
-        snap = await self.snapshot(task_id, access)
-        if not snap.is_terminal:
-            raise Conflict(f"task {task_id!r} has not ended yet ({snap.status})", hint="ack a task after its result")
-        await self.runner.remove([task_id])
-        return snap
-
-    async def artifact_file(self, task_id: str, name: str, access: Access = Access()) -> tuple[Path, str]:
-        """The stored file of an artifact the task announced, and its mime type."""
-        for event in await self.events(task_id, access):
-            if event.type is EventType.ARTIFACT and isinstance(event.data, dict) and event.data.get("name") == name:
-                path = artifact_dir(self.settings, task_id) / safe_filename(name)
-                if path.is_file():
-                    return path, str(event.data.get("mime") or "application/octet-stream")
-        raise NotFound(f"task {task_id!r} has no artifact {name!r}")
-
-    async def authenticate(self, token: str | None) -> Client:
-        self._require_started()
-        return await self.auth.authenticate(token)
-
-    async def access_for(self, token: str | None, state: str | None = None) -> Access:
-        """What a Bearer token may see: an admin session everything, a client token
-        its own tasks, no token (unless SPYGLASS_REQUIRE_TOKEN) the ownerless ones."""
-        self._require_started()
-        if token is None:
-            if self.settings.require_token:
-                raise Unauthorized("a client token is required", hint="Authorization: Bearer <token>")
-            return Access(state=state)
-        if is_session_token(token):
-            await self.admins.authenticate(token)
-            return Access(state=state, all_clients=True)
-        client = await self.auth.authenticate(token)
-        return Access(state=state, client=client.name)
-
-    async def snapshot(self, task_id: str, access: Access = Access()) -> TaskSnapshot:
-        self._require_started()
-        snap = await self.runner.snapshot(task_id)
-        if not access.allows(snap):
-            raise UnknownTaskId(f"unknown task id {task_id!r}")
-        return snap
-
-    async def wait(self, task_id: str, timeout: float, access: Access = Access()) -> TaskSnapshot:
+    async def wait(self, task_id: str, timeout: float, access: Access = ANONYMOUS) -> TaskSnapshot:
         """Long-poll: the snapshot once terminal, or as it is after `timeout` seconds."""
         snap = await self.snapshot(task_id, access)
         if snap.is_terminal or timeout <= 0:
@@ -258,13 +391,120 @@ class Engine:
             deadline = time.monotonic() + timeout
             while (remaining := deadline - time.monotonic()) > 0:
                 event = await sub.get(timeout=remaining)
-                if event is None or event.is_terminal or sub.overflowed:
+                if sub.overflowed:
+                    sub.reset_overflow()
+                    if (snap := await self.snapshot(task_id, access)).is_terminal:
+                        return snap
+                    continue
+                if event is None or event.is_terminal:
                     break
             return await self.snapshot(task_id, access)
 
-    async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
-        """A client's tasks (in a state, or all), newest first."""
-        return await self.list_tasks(TaskQuery(owner=client, state=state, limit=limit))
+    async def artifact(self, task_id: str, name: str, access: Access = ANONYMOUS) -> tuple[bytes, str]:
+        """An artifact's bytes and mime type."""
+        await self.snapshot(task_id, access)
+        row = await self.store.get_artifact(task_id, name)
+        if row is None:
+            raise NotFound(f"task {task_id!r} has no artifact {name!r}")
+        return row.data, row.mime
+
+    # -- control ----------------------------------------------------------------
+
+    async def _command(self, task_id: str, command: Command) -> Reply:
+        """Runs a command on the worker that runs the task, wherever that is."""
+        if self.runner.live(task_id) is not None:
+            return await self._on_command(command)
+        record = await self.store.get_task(task_id)
+        if record is None or record.worker_id is None or record.worker_id == self.worker_id:
+            return Reply(ok=False, detail="the task is not running")
+        reply = await self.bus.request(record.worker_id, command)
+        if reply is None:
+            raise Conflict(
+                f"the worker running task {task_id!r} does not answer",
+                hint="if it died, the task is marked Interrupted within "
+                f"{self.settings.worker_dead_after_seconds + self.settings.heartbeat_seconds:g} s",
+            )
+        return reply
+
+    async def _on_command(self, command: Command) -> Reply:
+        if command.kind == "cancel" and command.task_id is not None:
+            return Reply(ok=self.runner.cancel(command.task_id))
+        if command.kind == "deliver" and command.task_id is not None:
+            return Reply(ok=await self.runner.deliver(command.task_id, command.body))
+        if command.kind == "revoked":
+            self.token_generation += 1
+            self.auth.forget_cached()
+            return Reply(ok=True)
+        return Reply(ok=False, detail=f"unknown command {command.kind!r}")
+
+    async def cancel(self, task_id: str, access: Access = ANONYMOUS) -> TaskSnapshot:
+        """Asks the task to stop and waits briefly: the answer is the task's end
+        (Cancelled), or its current snapshot with cancel_requested if it is still
+        stopping (it is force-ended after SPYGLASS_CANCEL_GRACE_SECONDS)."""
+        snap = await self.snapshot(task_id, access)
+        if snap.is_terminal:
+            raise Conflict(
+                f"task {task_id!r} already ended ({snap.status})", hint="only running tasks can be cancelled"
+            )
+        reply = await self._command(task_id, Command(kind="cancel", task_id=task_id))
+        if not reply.ok:
+            snap = await self.snapshot(task_id, access)
+            if snap.is_terminal:
+                raise Conflict(f"task {task_id!r} already ended ({snap.status})")
+            raise Conflict(f"task {task_id!r} could not be cancelled", hint=reply.detail)
+        final = await self.wait(task_id, CANCEL_ANSWER_SECONDS, access)
+        if not final.is_terminal and not final.cancel_requested:
+            final = final.model_copy(update={"cancel_requested": True})
+        return final
+
+    async def delete(self, task_id: str, access: Access = ANONYMOUS) -> None:
+        """Stops the task if it runs, then removes its record, events and artifacts."""
+        snap = await self.snapshot(task_id, access)
+        if not snap.is_terminal:
+            snap = await self.cancel(task_id, access)
+            if not snap.is_terminal:
+                snap = await self.wait(task_id, self.settings.cancel_grace_seconds + 2, access)
+            if not snap.is_terminal:
+                raise Conflict(f"task {task_id!r} is still stopping", hint="retry the delete in a few seconds")
+        await self.runner.remove([task_id])
+
+    async def delete_many(self, statuses: tuple[TaskStatus, ...], access: Access) -> int:
+        """Deletes the caller's finished tasks in these statuses; returns how many."""
+        self._require_started()
+        if access.anonymous:
+            raise token_required("bulk delete")
+        if not statuses:
+            raise InvalidRequest("give at least one status", hint="e.g. ?status=Completed,Error")
+        running = [s.value for s in statuses if not s.is_terminal]
+        if running:
+            raise InvalidRequest(
+                f"only finished tasks can be bulk-deleted, not {', '.join(running)}",
+                hint="cancel running tasks first, or delete them one by one",
+            )
+        query = self.scoped_query(access, state=access.state, statuses=tuple(s.value for s in statuses), limit=500)
+        total = 0
+        while batch := await self.store.list_tasks(query):
+            await self.runner.remove([record.id for record in batch])
+            total += len(batch)
+        return total
+
+    async def send_message(self, task_id: str, body: Any, access: Access = ANONYMOUS) -> TaskSnapshot:
+        snap = await self.snapshot(task_id, access)
+        if snap.is_terminal:
+            raise Conflict(f"task {task_id!r} is not running ({snap.status})", hint="messages reach running tasks only")
+        reply = await self._command(task_id, Command(kind="deliver", task_id=task_id, body=body))
+        if not reply.ok:
+            snap = await self.snapshot(task_id, access)
+            raise Conflict(f"task {task_id!r} is not running ({snap.status})", hint="messages reach running tasks only")
+        return await self.snapshot(task_id, access)
+
+    async def ack(self, task_id: str, access: Access = ANONYMOUS) -> TaskSnapshot:
+        """The result was delivered: remove the record."""
+        snap = await self.snapshot(task_id, access)
+        if not snap.is_terminal:
+            raise Conflict(f"task {task_id!r} has not ended yet ({snap.status})", hint="ack a task after its result")
+        await self.runner.remove([task_id])
+        return snap
 
 
 _engine: Engine | None = None

@@ -50,6 +50,12 @@ class Unauthorized(TaskError):
     http_status = 401
 
 
+class TokenRequired(Unauthorized):
+    """An anonymous caller asked for something only a client or an admin may do."""
+
+    code = "token_required"
+
+
 class Conflict(TaskError):
     code = "conflict"
     http_status = 409
@@ -57,6 +63,13 @@ class Conflict(TaskError):
 
 class EngineNotReady(TaskError):
     code = "not_ready"
+    http_status = 503
+
+
+class ServiceUnavailable(TaskError):
+    """The database or Redis cannot be reached right now."""
+
+    code = "service_unavailable"
     http_status = 503
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -13,14 +14,14 @@ from tasks.tables import TaskRecord
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; they were written as UTC."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)
 
 
 class EventType(str, Enum):
@@ -36,8 +37,21 @@ class EventType(str, Enum):
         return self.value
 
 
-DURABLE_EVENT_TYPES = frozenset({EventType.LOG, EventType.ARTIFACT, EventType.MESSAGE, EventType.RESULT, EventType.ERROR})
-TERMINAL_EVENT_TYPES = frozenset({EventType.RESULT, EventType.ERROR})
+BUILTIN_EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
+TERMINAL_EVENT_TYPES: frozenset[str] = frozenset({EventType.RESULT.value, EventType.ERROR.value})
+# Custom event names (`task.emit`): safe in an SSE `event:` line and a URL.
+CUSTOM_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+
+
+def check_custom_event_name(name: str) -> str:
+    """The name of a custom event, or ValueError saying why it cannot be one."""
+    if not isinstance(name, str) or not CUSTOM_EVENT_NAME.match(name):
+        raise ValueError(
+            f"invalid event name {name!r}: 1-64 characters, a letter first, then letters, digits, '_', '.', ':', '-'"
+        )
+    if name in BUILTIN_EVENT_TYPES:
+        raise ValueError(f"{name!r} is a built-in event type; choose another name for a custom event")
+    return name
 
 
 class TaskSnapshot(BaseModel):
@@ -59,6 +73,9 @@ class TaskSnapshot(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    attempt: int = 1
+    retry_of: str | None = None
+    cancel_requested: bool = False
     last_event_id: int = 0
 
     @classmethod
@@ -67,7 +84,7 @@ class TaskSnapshot(BaseModel):
         (this runs several times per task on the hot path)."""
         return cls.model_construct(
             task_id=record.id,
-            status=record.status,
+            status=TaskStatus(record.status),
             progress=record.progress,
             result=record.result,
             timestamp=as_utc(record.updated_at) or utcnow(),
@@ -80,6 +97,9 @@ class TaskSnapshot(BaseModel):
             created_at=as_utc(record.created_at) or utcnow(),
             started_at=as_utc(record.started_at),
             finished_at=as_utc(record.finished_at),
+            attempt=record.attempt,
+            retry_of=record.retry_of,
+            cancel_requested=record.cancel_requested_at is not None,
             last_event_id=record.last_event_id,
         )
 
@@ -94,7 +114,7 @@ class TaskEvent(BaseModel):
 
     id: int
     task_id: str
-    type: EventType
+    type: str  # an EventType, or a custom event's name
     timestamp: datetime
     snapshot: TaskSnapshot | None = None
     level: LogLevel | None = None
@@ -104,7 +124,8 @@ class TaskEvent(BaseModel):
 
     @property
     def is_durable(self) -> bool:
-        return self.type in DURABLE_EVENT_TYPES
+        """Kept in the store and replayed on resume: everything but progress ticks."""
+        return self.type != EventType.STATUS and self.type != EventType.SNAPSHOT
 
     @property
     def is_terminal(self) -> bool:
@@ -112,7 +133,7 @@ class TaskEvent(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         """The JSON object sent on WebSocket and SSE streams."""
-        body: dict[str, Any] = {"type": self.type.value, "id": self.id}
+        body: dict[str, Any] = {"type": str(self.type), "id": self.id}
         if self.snapshot is not None:
             body.update(self.snapshot.model_dump(mode="json"))
         body.update(task_id=self.task_id, timestamp=self.timestamp.isoformat())
@@ -131,5 +152,7 @@ class TaskEvent(BaseModel):
         return self.model_dump(mode="json", exclude={"id", "task_id", "type", "timestamp"}, exclude_none=True)
 
     @classmethod
-    def from_stored(cls, task_id: str, event_id: int, type_: str, timestamp: datetime, data: dict[str, Any]) -> TaskEvent:
-        return cls(id=event_id, task_id=task_id, type=EventType(type_), timestamp=as_utc(timestamp), **(data or {}))
+    def from_stored(
+        cls, task_id: str, event_id: int, type_: str, timestamp: datetime, data: dict[str, Any]
+    ) -> TaskEvent:
+        return cls(id=event_id, task_id=task_id, type=type_, timestamp=as_utc(timestamp), **(data or {}))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tasks.decorator import TaskOptions, task_options
 from tasks.errors import InvalidArgs, UnknownState, UnknownTask
+from tasks.jsondata import UnsafeJson, check_json
 
 _NO_DEFAULT = inspect.Parameter.empty
 
@@ -56,6 +57,10 @@ class TaskSpec:
                     details=[{"loc": ["body"], "msg": "Field required", "type": "missing"}],
                 )
             return self.args_default
+        try:
+            check_json(raw, "the arguments")
+        except UnsafeJson as exc:
+            raise InvalidArgs(str(exc), details=[{"loc": ["body"], "msg": str(exc), "type": "unsafe_json"}]) from None
         try:
             return self.args_model.model_validate(raw)
         except ValidationError as exc:
@@ -130,9 +135,7 @@ class Registry:
         return self
 
     def add_module(self, module: ModuleType) -> None:
-        classes = [
-            obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module.__name__
-        ]
+        classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module.__name__]
         found = [(cls, *item) for cls in classes for item in _task_functions(cls)]
         if not found:
             return

@@ -10,13 +10,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPYGLASS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SPYGLASS_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and artifacts live.")
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SPYGLASS_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL; default is a SQLite file in data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPYGLASS_REDIS_URL", "REFLEX_REDIS_URL"),
+        description="Redis for the bus, commands and limits across workers; default: one process, in-memory.",
+    )
+    redis_prefix: str = Field(
+        default="spyglass",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Namespace of this deployment's Redis keys and channels.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     require_token: bool = Field(default=False, description="Direct routes need a Bearer client token too.")
@@ -28,9 +38,19 @@ class Settings(BaseSettings):
         default="",
         description="Extra comma-separated modules holding MonitorState classes (tests, bench).",
     )
-    max_active_tasks: int = Field(default=1000, gt=0, description="Global cap on Pending+running tasks per worker.")
+    max_active_tasks: int = Field(
+        default=1000, gt=0, description="Cap on unfinished tasks, counted over every worker and host."
+    )
+    cancel_grace_seconds: float = Field(
+        default=10, gt=0, description="A cancelled task still running after this is ended Cancelled (cancel_forced)."
+    )
+    process_grace_seconds: float = Field(
+        default=3, gt=0, description="SIGTERM to SIGKILL delay for a task's subprocesses."
+    )
     finished_cache_size: int = Field(default=10_000, ge=0, description="Terminal snapshots kept in memory per worker.")
-    retention_seconds: float = Field(default=86_400, gt=0, description="How long finished tasks are kept (per-task override: retention=).")
+    retention_seconds: float = Field(
+        default=86_400, gt=0, description="How long finished tasks are kept (per-task override: retention=)."
+    )
     purge_interval_seconds: float = Field(default=60, gt=0)
     max_artifact_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, gt=0)

@@ -10,28 +10,37 @@ most every `progress_flush_seconds`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import and_, bindparam, delete, event, insert, or_, select, text, update
+from sqlalchemy import bindparam, case, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tasks.events import TaskEvent
+from tasks import queries
+from tasks.events import TaskEvent, utcnow
+from tasks.queries import Bucket, TaskQuery, TaskStats, as_utc_aware
 from tasks.status import ACTIVE_STATUSES
-from tasks.tables import TaskEventRecord, TaskRecord, WorkerRecord
+from tasks.tables import ArtifactRecord, SettingRecord, TaskEventRecord, TaskRecord, WorkerRecord, table_of
 
 log = logging.getLogger("spyglass.store")
 
-TASK = TaskRecord.__table__
-EVENT = TaskEventRecord.__table__
-WORKER = WorkerRecord.__table__
+TASK = table_of(TaskRecord)
+EVENT = table_of(TaskEventRecord)
+WORKER = table_of(WorkerRecord)
+ARTIFACT = table_of(ArtifactRecord)
+SETTING = table_of(SettingRecord)
+MIGRATION_LOCK_ID = 4242424242  # PostgreSQL advisory lock: one worker migrates, the others wait
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -44,22 +53,6 @@ class _Write:
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TaskQuery:
-    """A page of the task list. Keyset pagination on (created_at, id): stable while
-    new tasks are inserted, since a cursor names a position, not an offset."""
-
-    owner: str | None = None
-    all_owners: bool = False
-    state: str | None = None
-    task: str | None = None
-    statuses: tuple[str, ...] = ()
-    since: datetime | None = None
-    limit: int = 20
-    descending: bool = True
-    after: tuple[datetime, str] | None = None
 
 
 def _resolve(waiter: asyncio.Future[None], error: Exception | None = None) -> None:
@@ -76,10 +69,32 @@ def _event_row(event_: TaskEvent) -> dict[str, Any]:
     return {
         "task_id": event_.task_id,
         "id": event_.id,
-        "type": event_.type.value,
+        "type": str(event_.type),
         "timestamp": event_.timestamp,
         "data": event_.stored_data(),
     }
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database is away (connection refused or lost), as opposed to refusing a write."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError) or isinstance(
+        getattr(exc, "orig", None), ConnectionError | OSError
+    )
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(path: str) -> AsyncIterator[None]:
+    """An exclusive lock between the processes of one host (fcntl), taken off the loop."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115, ASYNC230 (a local lock file: opening it does not block)
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -90,9 +105,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 class Store:
-    def __init__(self, url: str, *, progress_flush_seconds: float = 0.1, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        progress_flush_seconds: float = 0.1,
+        sqlite_synchronous: str = "NORMAL",
+        outage_seconds: float = 30.0,
+    ) -> None:
         self.url = url
+        self.outage_seconds = outage_seconds
         self.is_sqlite = url.startswith("sqlite")
+        self.dialect = "sqlite" if self.is_sqlite else "postgresql"
         self._flush_seconds = progress_flush_seconds
         self._synchronous = sqlite_synchronous
         self._engine: AsyncEngine | None = None
@@ -110,9 +134,7 @@ class Store:
 
     async def start(self) -> None:
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self._sqlite_path()).parent.mkdir(parents=True, exist_ok=True)
         self._engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", self._sqlite_pragmas)
@@ -128,11 +150,24 @@ class Store:
         cursor.close()
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision, one worker at a time."""
+        """Bring the schema to the newest Alembic revision exactly once, however many
+        workers start together: PostgreSQL serialises them on an advisory lock, SQLite
+        (workers of one host share its file) on a lock file beside the database."""
+        if self.is_sqlite:
+            async with _file_lock(self._sqlite_path() + ".migrate.lock"):
+                await self._upgrade()
+            return
         async with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(4242424242)"))
+            await conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
             await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
+
+    async def _upgrade(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
+
+    def _sqlite_path(self) -> str:
+        path = self.url.split("///", 1)[-1]
+        return path if path and path != ":memory:" else str(Path.cwd() / "spyglass-memory")
 
     async def stop(self) -> None:
         self._closing = True
@@ -174,7 +209,9 @@ class Store:
             self._wakeup.set()
         self._progress.setdefault(task_id, {}).update(values)
 
-    def update_task(self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent] = ()) -> asyncio.Future[None]:
+    def update_task(
+        self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent] = ()
+    ) -> asyncio.Future[None]:
         """Resolves once committed; a pending coalesced tick of the task is folded in."""
         pending = self._progress.pop(task_id, None)
         return self._enqueue(updates=[(task_id, {**(pending or {}), **values})], events=[_event_row(e) for e in events])
@@ -196,10 +233,8 @@ class Store:
                     await self._wakeup.wait()  # a durable write, closing, or a first tick
                     self._wakeup.clear()
                 if not self._queue and not self._closing and self._progress:
-                    try:  # the coalescing window; a durable write cuts it short
+                    with contextlib.suppress(TimeoutError):  # the coalescing window; a durable write cuts it short
                         await asyncio.wait_for(self._wakeup.wait(), self._flush_seconds)
-                    except TimeoutError:
-                        pass
             await asyncio.sleep(0)  # let writers that are ready this loop turn join the batch
             self._wakeup.clear()
             writes, self._queue = self._queue, []
@@ -215,14 +250,7 @@ class Store:
 
     async def _commit(self, writes: list[_Write]) -> None:
         try:
-            async with self.engine.begin() as conn:
-                await self._apply(
-                    conn,
-                    [row for w in writes for row in w.inserts],
-                    [item for w in writes for item in w.updates],
-                    [row for w in writes for row in w.events],
-                    [task_id for w in writes for task_id in w.deletes],
-                )
+            await self._commit_retrying_outages(writes)
         except Exception as exc:  # one bad write must not fail its neighbours: retry one by one
             log.warning("group commit of %d writes failed (%s); retrying one by one", len(writes), exc)
             for write in writes:
@@ -238,6 +266,30 @@ class Store:
         for write in writes:
             _resolve(write.waiter)
 
+    async def _commit_retrying_outages(self, writes: list[_Write]) -> None:
+        """The batch in one transaction. While the database is unreachable (not: a
+        write it refuses), keep retrying it, in order, for up to `outage_seconds`:
+        nothing durable is dropped for a restart or a failover of the database."""
+        deadline = time.monotonic() + self.outage_seconds
+        delay = 0.1
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    await self._apply(
+                        conn,
+                        [row for w in writes for row in w.inserts],
+                        [item for w in writes for item in w.updates],
+                        [row for w in writes for row in w.events],
+                        [task_id for w in writes for task_id in w.deletes],
+                    )
+                return
+            except Exception as exc:
+                if not is_unreachable(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("the database is unreachable (%s); retrying the write in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
     @staticmethod
     async def _apply(
         conn: AsyncConnection,
@@ -252,12 +304,17 @@ class Store:
         for task_id, values in updates:
             by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
         for shape, rows in by_shape.items():
-            statement = update(TASK).where(TASK.c.id == bindparam("_task_id")).values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
+            statement = (
+                update(TASK)
+                .where(TASK.c.id == bindparam("_task_id"))
+                .values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
+            )
             await conn.execute(statement, rows)
         if events:
             await conn.execute(insert(EVENT), events)
         if deletes:
             await conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
+            await conn.execute(delete(ARTIFACT).where(ARTIFACT.c.task_id.in_(deletes)))
             await conn.execute(delete(TASK).where(TASK.c.id.in_(deletes)))
 
     # -- reads --------------------------------------------------------------
@@ -268,27 +325,66 @@ class Store:
         return TaskRecord(**row) if row is not None else None
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
-        stmt = select(TASK)
-        if not query.all_owners:
-            stmt = stmt.where(TASK.c.owner == query.owner if query.owner is not None else TASK.c.owner.is_(None))
-        if query.state is not None:
-            stmt = stmt.where(TASK.c.state == query.state)
-        if query.task is not None:
-            stmt = stmt.where(TASK.c.task == query.task)
-        if query.statuses:
-            stmt = stmt.where(TASK.c.status.in_(query.statuses))
-        if query.since is not None:
-            stmt = stmt.where(TASK.c.created_at >= query.since)
-        if query.after is not None:
-            created, task_id = query.after
-            if query.descending:
-                stmt = stmt.where(or_(TASK.c.created_at < created, and_(TASK.c.created_at == created, TASK.c.id < task_id)))
-            else:
-                stmt = stmt.where(or_(TASK.c.created_at > created, and_(TASK.c.created_at == created, TASK.c.id > task_id)))
-        order = (TASK.c.created_at.desc(), TASK.c.id.desc()) if query.descending else (TASK.c.created_at, TASK.c.id)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt.order_by(*order).limit(query.limit))).mappings()
+            rows = (await conn.execute(queries.page_statement(TASK, query, self.dialect))).mappings()
             return [TaskRecord(**r) for r in rows]
+
+    async def count_tasks(self, query: TaskQuery) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(queries.count_statement(TASK, query, self.dialect))).scalar_one())
+
+    async def task_stats(self, query: TaskQuery, since: datetime, until: datetime, bucket: Bucket) -> TaskStats:
+        """Counts per status, started and finished per bucket (zeros included) and
+        run-time percentiles per task, for the tasks `query` selects in [since, until)."""
+        dialect = self.dialect
+        ranged = replace(query, since=since, until=until)
+        statements = [
+            queries.started_statement(TASK, ranged, bucket, dialect),
+            queries.finished_statement(TASK, ranged, bucket, dialect),
+        ]
+        # Independent reads, each on a connection of its own: they overlap.
+        (started, finished), durations = await asyncio.gather(
+            asyncio.gather(*(self._rows(s) for s in statements)), self._durations(ranged)
+        )
+        counts = queries.status_counts(started)
+        return TaskStats(
+            total=sum(c.tasks for c in counts),
+            by_status=counts,
+            bucket=bucket,
+            throughput=queries.zero_filled(started, finished, since, until, bucket),
+            durations=durations,
+        )
+
+    async def _durations(self, query: TaskQuery) -> list[queries.DurationStats]:
+        if self.dialect == "sqlite" and query.search:
+            return queries.durations_from_values(
+                await self._rows(queries.duration_values_statement(TASK, query, "sqlite"))
+            )
+        groups = await self._rows(queries.duration_statement(TASK, query, self.dialect))
+        if self.dialect != "sqlite":
+            return queries.durations_from_rows(groups)
+        # SQLite has no percentile_cont: each percentile's two rows are read off
+        # ix_task_durations, ordered by run time within the task.
+        stats = []
+        async with self.engine.connect() as conn:
+            for state, task, n in sorted(groups):
+                values = []
+                for q in queries.PERCENTILES:
+                    position = q * (n - 1)
+                    statement = queries.duration_at_statement(TASK, query, state, task, int(position), self.dialect)
+                    ranked = [max(float(row[0]), 0.0) for row in await conn.execute(statement)]
+                    ranked = ranked or [0.0]  # deleted since they were counted
+                    values.append(queries.percentile(ranked[0], ranked[-1], position))
+                stats.append(
+                    queries.DurationStats(
+                        state=state, task=task, finished=int(n), p50=values[0], p90=values[1], p99=values[2]
+                    )
+                )
+        return stats
+
+    async def _rows(self, statement: Any) -> list[tuple[Any, ...]]:
+        async with self.engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(statement)]
 
     async def find_idempotent(self, key: str) -> TaskRecord | None:
         async with self.engine.connect() as conn:
@@ -297,7 +393,11 @@ class Store:
 
     async def purgeable(self, now: datetime, limit: int = 500) -> list[str]:
         """Finished tasks past their retention (running tasks have no purge_after)."""
-        query = select(TASK.c.id).where(TASK.c.purge_after.is_not(None), TASK.c.purge_after < now).limit(limit)
+        query = (
+            select(TASK.c.id)
+            .where(TASK.c.purge_after.is_not(None), TASK.c.purge_after < as_utc_aware(now))
+            .limit(limit)
+        )
         async with self.engine.connect() as conn:
             return [row[0] for row in await conn.execute(query)]
 
@@ -316,6 +416,20 @@ class Store:
             rows = (await conn.execute(query)).mappings()
             return [TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"]) for r in rows]
 
+    async def newest_logs(self, task_ids: Sequence[str], per_task: int) -> dict[str, list[TaskEvent]]:
+        """Up to `per_task` newest log events of each task, oldest first, in one query."""
+        if not task_ids:
+            return {}
+        rank = func.row_number().over(partition_by=EVENT.c.task_id, order_by=EVENT.c.id.desc()).label("rank")
+        ranked = select(EVENT, rank).where(EVENT.c.task_id.in_(task_ids), EVENT.c.type == "log").subquery()
+        query = select(ranked).where(ranked.c.rank <= per_task).order_by(ranked.c.task_id, ranked.c.id)
+        found: dict[str, list[TaskEvent]] = {}
+        async with self.engine.connect() as conn:
+            for r in (await conn.execute(query)).mappings():
+                event = TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"])
+                found.setdefault(r["task_id"], []).append(event)
+        return found
+
     async def events_after(self, task_id: str, after: int) -> list[TaskEvent]:
         async with self.engine.connect() as conn:
             rows = (
@@ -325,24 +439,91 @@ class Store:
             ).mappings()
             return [TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"]) for r in rows]
 
+    # -- artifacts ----------------------------------------------------------
+
+    async def put_artifact(self, task_id: str, name: str, label: str, mime: str, data: bytes) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(ARTIFACT).values(
+                    task_id=task_id, name=name, label=label, mime=mime, size=len(data), data=data, created_at=utcnow()
+                )
+            )
+
+    async def get_artifact(self, task_id: str, name: str) -> ArtifactRecord | None:
+        async with self.engine.connect() as conn:
+            query = select(ARTIFACT).where(ARTIFACT.c.task_id == task_id, ARTIFACT.c.name == name)
+            row = (await conn.execute(query)).mappings().first()
+        return ArtifactRecord(**row) if row is not None else None
+
+    # -- settings -----------------------------------------------------------
+
+    async def setting(self, key: str, default: str) -> str:
+        """The stored value of `key`; the first caller of any worker stores `default`."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(SETTING.c.value).where(SETTING.c.key == key))).first()
+            if row is not None:
+                return str(row[0])
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(SETTING).values(key=key, value=default))
+            return default
+        except IntegrityError:  # another worker stored it first
+            async with self.engine.connect() as conn:
+                return str((await conn.execute(select(SETTING.c.value).where(SETTING.c.key == key))).scalar_one())
+
     # -- workers ------------------------------------------------------------
 
-    async def heartbeat(self, worker_id: str, hostname: str, pid: int, now: datetime) -> None:
+    async def heartbeat(self, worker_id: str, hostname: str, pid: int, now: datetime) -> bool:
+        """Records that the worker is alive; False if the others had declared it dead."""
         async with self.engine.begin() as conn:
-            updated = await conn.execute(update(WORKER).where(WORKER.c.id == worker_id).values(heartbeat_at=now))
-            if updated.rowcount == 0:
+            row = (await conn.execute(select(WORKER.c.stopped_at).where(WORKER.c.id == worker_id))).first()
+            if row is None:
                 await conn.execute(
                     insert(WORKER).values(id=worker_id, hostname=hostname, pid=pid, started_at=now, heartbeat_at=now)
                 )
+                return True
+            await conn.execute(
+                update(WORKER)
+                .where(WORKER.c.id == worker_id)
+                .values(heartbeat_at=now, stopped_at=None, stop_reason=None)
+            )
+            return row[0] is None
 
-    async def workers(self) -> list[WorkerRecord]:
+    async def workers(self, include_stopped: bool = False) -> list[WorkerRecord]:
+        query = select(WORKER).order_by(WORKER.c.hostname, WORKER.c.started_at)
+        if not include_stopped:
+            query = query.where(WORKER.c.stopped_at.is_(None))
         async with self.engine.connect() as conn:
-            return [WorkerRecord(**r) for r in (await conn.execute(select(WORKER))).mappings()]
+            return [WorkerRecord(**r) for r in (await conn.execute(query)).mappings()]
 
-    async def remove_workers(self, worker_ids: Sequence[str]) -> None:
+    async def mark_workers_stopped(self, worker_ids: Sequence[str], reason: str, now: datetime) -> None:
         if worker_ids:
             async with self.engine.begin() as conn:
-                await conn.execute(delete(WORKER).where(WORKER.c.id.in_(worker_ids)))
+                await conn.execute(
+                    update(WORKER)
+                    .where(WORKER.c.id.in_(worker_ids), WORKER.c.stopped_at.is_(None))
+                    .values(stopped_at=now, stop_reason=reason)
+                )
+
+    async def forget_workers(self, stopped_before: datetime) -> None:
+        """Rows of workers that left long ago (the dashboard shows recent ones)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(WORKER).where(WORKER.c.stopped_at < as_utc_aware(stopped_before)))
+
+    async def task_counts_by_worker(self) -> dict[str, dict[str, int]]:
+        """Per worker: how many of its tasks are running, and how many ended."""
+        active = [s.value for s in ACTIVE_STATUSES]
+        running = func.sum(case((TASK.c.status.in_(active), 1), else_=0))
+        query = (
+            select(TASK.c.worker_id, func.count(), running)
+            .where(TASK.c.worker_id.is_not(None))
+            .group_by(TASK.c.worker_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {
+            str(w): {"started": int(n), "running": int(r or 0), "finished": int(n) - int(r or 0)} for w, n, r in rows
+        }
 
     async def orphaned_tasks(self, live_worker_ids: Sequence[str]) -> list[TaskRecord]:
         """Active tasks whose worker is not among the live ones."""
@@ -365,4 +546,3 @@ class Store:
             if events:
                 await conn.execute(insert(EVENT), [_event_row(e) for e in events])
         return True
-

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from tasks.status import TaskStatus
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class (mypy cannot see `__table__`)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def _utc_column(nullable: bool = True) -> Any:
@@ -24,6 +29,12 @@ class TaskRecord(SQLModel, table=True):
         Index("ix_task_created_id", "created_at", "id"),
         Index("ix_task_purge_after", "purge_after"),
         Index("ix_task_idempotency_key", "idempotency_key", unique=True),
+        Index("ix_task_worker_id", "worker_id"),
+        # The charts' reads (tasks/queries.py) are index-only scans of these three:
+        # a task row is wide (arguments, result, search text), an index entry is not.
+        Index("ix_task_stats", "created_at", "status", "owner", "state", "task"),
+        Index("ix_task_finished", "finished_at", "status", "owner", "state", "task"),
+        Index("ix_task_durations", "state", "task", "duration_seconds", "created_at", "owner", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -46,6 +57,13 @@ class TaskRecord(SQLModel, table=True):
     purge_after: datetime | None = _utc_column()
     idempotency_key: str | None = Field(default=None, max_length=300)
     args_hash: str | None = Field(default=None, max_length=64)
+    attempt: int = Field(default=1, sa_column=Column(Integer, nullable=False, default=1))
+    retry_of: str | None = Field(default=None, max_length=64)
+    cancel_requested_at: datetime | None = _utc_column()
+    # Lowercased id, arguments, message, result and error: what the dashboard's
+    # search scans (one LIKE on one column instead of five casts per row).
+    search_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_seconds: float | None = None  # finished_at - started_at, written with the end
 
 
 class TaskEventRecord(SQLModel, table=True):
@@ -55,7 +73,7 @@ class TaskEventRecord(SQLModel, table=True):
 
     task_id: str = Field(primary_key=True, max_length=64)
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    type: str = Field(max_length=16)
+    type: str = Field(max_length=64)
     timestamp: datetime | None = _utc_column(nullable=False)
     data: Any = Field(default=None, sa_column=Column(JSON))
 
@@ -70,6 +88,8 @@ class WorkerRecord(SQLModel, table=True):
     pid: int
     started_at: datetime | None = _utc_column(nullable=False)
     heartbeat_at: datetime | None = _utc_column(nullable=False)
+    stopped_at: datetime | None = _utc_column()  # set when it left (gracefully or not)
+    stop_reason: str | None = Field(default=None, max_length=16)  # "stopped" | "died"
 
 
 class ClientRecord(SQLModel, table=True):
@@ -114,3 +134,27 @@ class AdminSessionRecord(SQLModel, table=True):
     user: str = Field(max_length=64, index=True)
     created_at: datetime | None = _utc_column(nullable=False)
     expires_at: datetime | None = _utc_column(nullable=False)
+
+
+class ArtifactRecord(SQLModel, table=True):
+    """A file a task stored; kept in the database so every worker and host can serve it."""
+
+    __tablename__ = "task_artifact"
+
+    task_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=128)
+    label: str = Field(max_length=255)
+    mime: str = Field(max_length=255)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime | None = _utc_column(nullable=False)
+
+
+class SettingRecord(SQLModel, table=True):
+    """Installation-wide values every worker must agree on (e.g. the secret that
+    derives the Reflex state tokens of clients)."""
+
+    __tablename__ = "setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=1024)

@@ -12,12 +12,13 @@ import pytest
 os.environ["SPYGLASS_STATE_MODULES"] = "tests.support.fast_tasks"
 os.environ["__REFLEX_SKIP_COMPILE"] = "true"
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from tasks.engine import Engine, get_engine  # noqa: E402
-from tasks.settings import Settings  # noqa: E402
+from tasks.engine import Engine, get_engine
+from tasks.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("SPYGLASS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SPYGLASS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -53,7 +54,7 @@ async def postgres_url() -> AsyncIterator[str]:
 
     try:
         admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         require_service("PostgreSQL", exc)
     name = f"spyglass_test_{secrets.token_hex(6)}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -62,6 +63,21 @@ async def postgres_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The test Redis; each test namespaces its keys and channels with its own prefix."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:
+        require_service("Redis", exc)
+    finally:
+        await client.aclose()
+    return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

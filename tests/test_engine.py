@@ -7,6 +7,7 @@ import os
 import socket
 from datetime import timedelta
 
+from tasks.access import ANONYMOUS
 from tasks.engine import Engine, get_engine
 from tasks.events import EventType, TaskEvent, utcnow
 from tasks.ids import new_task_id
@@ -24,7 +25,9 @@ async def _run_to_end(engine: Engine, state: str, task: str, body: object = None
     return snap.task_id
 
 
-async def test_a_finished_task_is_read_back_by_a_new_engine_on_the_same_store(engine: Engine, settings: Settings) -> None:
+async def test_a_finished_task_is_read_back_by_a_new_engine_on_the_same_store(
+    engine: Engine, settings: Settings
+) -> None:
     task_id = await _run_to_end(engine, "fast_tasks", "steps", {"steps": 3, "interval": 0.01})
     await engine.stop()
 
@@ -51,10 +54,10 @@ async def test_every_start_is_committed_before_it_returns(engine: Engine) -> Non
 async def test_logs_are_durable_and_in_order(engine: Engine) -> None:
     task_id = await _run_to_end(engine, "fast_tasks", "chatty", {"lines": 12})
     events = await engine.store.events_after(task_id, 0)
-    logs = [e for e in events if e.type is EventType.LOG]
+    logs = [e for e in events if e.type == EventType.LOG]
     assert [e.message for e in logs] == [f"line {i}" for i in range(12)]
     assert [e.level.value for e in logs[:5]] == ["info", "warning", "error", "success", "command"]
-    assert events[-1].type is EventType.RESULT
+    assert events[-1].type == EventType.RESULT
     assert [e.id for e in events] == sorted(e.id for e in events)
 
 
@@ -63,25 +66,34 @@ async def _orphan(engine: Engine, worker_id: str, hostname: str, pid: int, heart
     now = utcnow()
     await engine.store.heartbeat(worker_id, hostname, pid, now - timedelta(seconds=heartbeat_age))
     record = TaskRecord(
-        id=new_task_id(), state="fast_tasks", task="forever", status="Processing", progress=40.0,
-        worker_id=worker_id, last_event_id=1, created_at=now, updated_at=now,
+        id=new_task_id(),
+        state="fast_tasks",
+        task="forever",
+        status="Processing",
+        progress=40.0,
+        worker_id=worker_id,
+        last_event_id=1,
+        created_at=now,
+        updated_at=now,
     )
     await engine.store.insert_task(record.model_dump())
     return record.id
 
 
-async def test_tasks_of_dead_workers_are_interrupted_and_live_workers_are_left_alone(engine: Engine, settings: Settings) -> None:
+async def test_tasks_of_dead_workers_are_interrupted_and_live_workers_are_left_alone(
+    engine: Engine, settings: Settings
+) -> None:
     here = socket.gethostname()
     crashed_here = await _orphan(engine, "crashed-local", here, 2**22 + 7, heartbeat_age=0)
     silent_elsewhere = await _orphan(engine, "silent-remote", "other-host", 1, heartbeat_age=3600)
     alive_elsewhere = await _orphan(engine, "alive-remote", "other-host", 1, heartbeat_age=0)
 
-    assert await engine.runner.interrupt_orphans() == 2
+    assert await engine.workers.interrupt_orphans() == 2
 
     for task_id in (crashed_here, silent_elsewhere):
         snap = await engine.snapshot(task_id)
         assert (snap.status, snap.error_code, snap.progress) == ("Interrupted", "interrupted", 40.0)
-        assert (await engine.store.events_after(task_id, 0))[-1].type is EventType.ERROR
+        assert (await engine.store.events_after(task_id, 0))[-1].type == EventType.ERROR
     assert (await engine.snapshot(alive_elsewhere)).status == "Processing"
 
 
@@ -90,12 +102,13 @@ async def test_a_resumed_stream_replays_exactly_the_durable_events_it_missed(eng
     stored = await engine.store.events_after(task_id, 0)
     cut = stored[2].id
     received: list[TaskEvent] = []
-    async for event in task_events(engine, task_id, after=cut):
+    async for event in task_events(engine, task_id, after=cut, access=ANONYMOUS):
         assert event is not None
         received.append(event)
-    assert received[0].type is EventType.SNAPSHOT
+    assert received[0].type == EventType.SNAPSHOT
+    assert received[0].id == cut
     assert [e.id for e in received[1:]] == [e.id for e in stored[3:]]
-    assert received[-1].type is EventType.RESULT
+    assert received[-1].type == EventType.RESULT
 
 
 async def test_raising_and_unserialisable_tasks_end_in_error_with_a_message(engine: Engine) -> None:
@@ -111,7 +124,7 @@ async def test_timeout_warns_first_then_ends_in_error(engine: Engine) -> None:
     snap = await engine.snapshot(task_id)
     assert (snap.status, snap.error_code) == ("Error", "timeout")
     events = await engine.store.events_after(task_id, 0)
-    warnings = [e for e in events if e.type is EventType.LOG and e.level and e.level.value == "warning"]
+    warnings = [e for e in events if e.type == EventType.LOG and e.level and e.level.value == "warning"]
     assert warnings and warnings[0].id < events[-1].id
 
 
@@ -147,3 +160,85 @@ async def test_finished_tasks_are_purged_after_their_retention_and_running_ones_
     finally:
         await engine.stop()
 
+
+async def test_one_retention_sweep_removes_every_expired_task_in_batches(engine: Engine) -> None:
+    now = utcnow()
+    expired = [
+        TaskRecord(
+            id=new_task_id(),
+            state="fast_tasks",
+            task="noop",
+            status="Completed",
+            progress=100.0,
+            last_event_id=1,
+            created_at=now,
+            updated_at=now,
+            finished_at=now,
+            purge_after=now - timedelta(seconds=1),
+        )
+        for _ in range(1234)
+    ]
+    await asyncio.gather(*(engine.store.insert_task(r.model_dump()) for r in expired))
+    kept = await _run_to_end(engine, "fast_tasks", "noop")
+    assert await engine.purge_expired(batch=500) == 1234
+    assert await engine.store.purgeable(utcnow()) == []
+    assert (await engine.snapshot(kept)).status == "Completed"
+
+
+async def test_stats_agree_on_both_stores(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.queries import TaskQuery
+
+    base = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        TaskRecord(
+            id=new_task_id(),
+            state="fast_tasks",
+            task="noop",
+            status="Completed",
+            progress=100.0,
+            last_event_id=1,
+            created_at=base + timedelta(minutes=i),
+            updated_at=base,
+            started_at=base + timedelta(minutes=i),
+            finished_at=base + timedelta(minutes=i, seconds=i + 1),
+            duration_seconds=float(i + 1),
+            search_text="even" if i % 2 == 0 else "odd",
+        )
+        for i in range(10)
+    ]
+    await asyncio.gather(*(engine.store.insert_task(r.model_dump()) for r in rows))
+    query = TaskQuery(all_owners=True)
+    stats = await engine.task_stats(query, since=base, until=base + timedelta(hours=1))
+    assert stats.total == 10 and stats.bucket == "minute" and len(stats.throughput) == 60
+    assert [p.started for p in stats.throughput[:11]] == [1] * 10 + [0]
+    assert sum(p.finished for p in stats.throughput) == 10
+    (noop,) = stats.durations
+    assert noop.finished == 10 and abs(noop.p50 - 5.5) < 0.01 and abs(noop.p90 - 9.1) < 0.01
+    assert abs(noop.p99 - 9.91) < 0.01
+    assert [(s.status, s.tasks) for s in stats.by_status if s.tasks] == [("Completed", 10)]
+    # A search reads its rows in one scan on SQLite: the same percentiles (of 1, 3, 5, 7, 9).
+    searched = await engine.task_stats(
+        TaskQuery(all_owners=True, search="even"), since=base, until=base + timedelta(hours=1)
+    )
+    (even,) = searched.durations
+    assert searched.total == 5 and even.finished == 5 and even.p50 == 5.0 and abs(even.p90 - 8.2) < 0.01
+    errors = await engine.task_stats(
+        TaskQuery(all_owners=True, statuses=("Error",)), since=base, until=base + timedelta(hours=1)
+    )
+    assert errors.total == 0 and errors.durations == [] and sum(p.finished for p in errors.throughput) == 0
+    hourly = await engine.task_stats(query, since=base - timedelta(hours=5), until=base + timedelta(hours=5))
+    assert hourly.bucket == "hour" and [p.started for p in hourly.throughput if p.started] == [10]
+    assert await engine.count_tasks(TaskQuery(all_owners=True, search="noop")) == 0  # the name is not searched
+
+
+async def test_a_zero_timeout_receive_returns_a_waiting_message_at_once(engine: Engine) -> None:
+    spec, args = engine.parse_args("example_agent", "plan_and_act", {"steps": 6, "step_seconds": 0.2})
+    task_id = (await engine.start_task(spec, args)).task_id
+    await asyncio.sleep(0.1)
+    await engine.send_message(task_id, {"action": "skip"})
+    final = await engine.wait(task_id, 10)
+    assert final.status == "Completed" and final.result == {"goal": args.goal, "steps_done": 5, "steps_planned": 6}
+    logs = [e.message for e in await engine.store.events_after(task_id, 0) if e.type == EventType.LOG]
+    assert any(message and message.startswith("skipped step") for message in logs)

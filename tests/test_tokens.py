@@ -70,7 +70,11 @@ def test_a_token_starts_a_task_its_client_owns_and_streams_it(client: TestClient
 def test_the_client_stream_shows_every_task_of_that_client_in_that_state_live(client: TestClient, mint: Mint) -> None:
     token = mint("alice")
     earlier = token_start(client, "fast_tasks", "noop", token)
-    client.get(f"/api/fast_tasks/task/result/{earlier['task_id']}", params={"wait": 5}, headers={"Authorization": f"Bearer {token}"})
+    client.get(
+        f"/api/fast_tasks/task/result/{earlier['task_id']}",
+        params={"wait": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     with client.websocket_connect(f"/ws/fast_tasks/tasks/{token}") as ws:
         first = ws.receive_json()
         assert first["type"] == "snapshot"
@@ -129,26 +133,81 @@ def test_an_instance_task_on_the_direct_route_is_401_naming_the_token_route(clie
     assert "/api/example_counter/tasks/<client_token>/start/process_items" in response.json()["hint"]
 
 
-def test_an_instance_task_writes_to_its_clients_state_seen_by_a_linked_session(
+def test_an_instance_task_writes_to_its_clients_state_seen_only_by_sessions_that_proved_they_may(
     client: TestClient, mint: Mint, reflex_app: Any
 ) -> None:
-    browser = "browser-session-1"
-    token = mint("alice")
+    token, stranger_token = mint("alice"), mint("mallory")
 
-    async def link_browser() -> None:
-        event = Event(name=f"{CounterState.get_full_name()}.watch_client", payload={"client": "alice"})
+    async def link(browser: str, payload: dict[str, str]) -> None:
+        # router_data as a browser sends it: Reflex tells linked sessions apart by it.
+        event = Event(
+            name=f"{CounterState.get_full_name()}.watch_client", payload=payload, router_data={"token": browser}
+        )
         await (await reflex_app.event_processor.enqueue(browser, event))
+
+    async def log_in_as_admin(browser: str) -> None:
+        from states.admin_session import AdminSessionState
+
+        session = await get_engine().admins.login("root", "correct horse battery staple", "test")
+        async with reflex_app.modify_state(BaseStateToken(ident=browser, cls=AdminSessionState)) as root:
+            (await root.get_state(AdminSessionState)).session = session.token
 
     async def counter_as_seen_by(session: str) -> tuple[int, list[str]]:
         async with reflex_app.modify_state(BaseStateToken(ident=session, cls=CounterState)) as root:
             state = await root.get_state(CounterState)
             return state.count, list(state.processed)
 
-    client.portal.call(link_browser)
+    client.portal.call(get_engine().admins.set_password, "root", "correct horse battery staple")
+    client.portal.call(log_in_as_admin, "browser-admin")
+    client.portal.call(link, "browser-proved", {"client": "alice", "token": token})
+    client.portal.call(link, "browser-admin", {"client": "alice"})
+    client.portal.call(link, "browser-stranger", {"client": "alice", "token": stranger_token})
+    client.portal.call(link, "browser-anonymous", {"client": "alice"})
     snap = token_start(client, "example_counter", "process_items", token, {"items": ["a", "b", "c"], "delay": 0.01})
-    final = client.get(f"/api/example_counter/task/result/{snap['task_id']}", params={"wait": 10}, headers={"Authorization": f"Bearer {token}"}).json()
+    final = client.get(
+        f"/api/example_counter/task/result/{snap['task_id']}",
+        params={"wait": 10},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
     assert final["status"] == "Completed" and final["result"]["processed"] == 3
 
     count, processed = client.portal.call(counter_as_seen_by, client_state_token("alice"))
     assert processed[-3:] == ["a", "b", "c"] and count >= 3
-    assert client.portal.call(counter_as_seen_by, browser) == (count, processed)
+
+    def seen_by(browser: str) -> tuple[int, list[str]]:
+        """Reflex applies a shared state's changes to linked sessions in tasks of its own."""
+        for _ in range(40):
+            if (seen := client.portal.call(counter_as_seen_by, browser)) == (count, processed):
+                break
+            time.sleep(0.05)
+        return seen
+
+    assert seen_by("browser-proved") == (count, processed)
+    assert seen_by("browser-admin") == (count, processed)
+    assert client.portal.call(counter_as_seen_by, "browser-stranger") == (0, [])
+    assert client.portal.call(counter_as_seen_by, "browser-anonymous") == (0, [])
+
+
+def test_a_browser_cannot_run_an_instance_task_by_naming_its_handler(
+    client: TestClient, mint: Mint, reflex_app: Any
+) -> None:
+    token = mint("alice")
+
+    async def call_handler() -> None:
+        event = Event(name=f"{CounterState.get_full_name()}.process_items", payload={"task_id": "x", "nonce": ""})
+        await (await reflex_app.event_processor.enqueue("browser-attacker", event))
+
+    client.portal.call(call_handler)
+    snap = token_start(client, "example_counter", "process_items", token, {"items": ["a"], "delay": 0.01})
+    final = client.get(
+        f"/api/example_counter/task/result/{snap['task_id']}",
+        params={"wait": 10},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert final["status"] == "Completed"  # the real run was not disturbed
+
+
+def test_the_reflex_token_of_a_clients_state_is_not_guessable_from_its_name(client: TestClient) -> None:
+    token = client_state_token("alice")
+    assert "alice" not in token and token.startswith("spyglass-client-") and len(token) >= 16 + 40
+    assert "_" not in token  # a valid SharedState link token

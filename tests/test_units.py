@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_tokens_are_redacted_from_text_and_log_records(caplog: pytest.LogCapture
 
 
 def _event(task_id: str, event_id: int, type_: EventType) -> TaskEvent:
-    return TaskEvent(id=event_id, task_id=task_id, type=type_, timestamp=datetime.now(timezone.utc))
+    return TaskEvent(id=event_id, task_id=task_id, type=type_, timestamp=datetime.now(UTC))
 
 
 def test_coalescing_keeps_the_latest_status_per_task_and_every_durable_event() -> None:

@@ -9,10 +9,10 @@ from tasks.engine import get_engine
 
 def _task_row(state: str, task: str, doc: str, static: bool) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(state)),
-        rx.table.cell(rx.code(task)),
-        rx.table.cell(rx.badge("direct" if static else "client token")),
-        rx.table.cell(doc),
+        rx.table.cell(rx.code(state), data_label="State"),
+        rx.table.cell(rx.code(task), data_label="Task"),
+        rx.table.cell(rx.badge("direct" if static else "client token"), data_label="Start"),
+        rx.table.cell(doc, data_label="What it does"),
     )
 
 
@@ -23,7 +23,17 @@ def index() -> rx.Component:
         rx.vstack(
             rx.heading("SpyGlass", size="8"),
             rx.text("Monitored background tasks: start them over HTTP, watch them live over WebSocket."),
-            rx.hstack(rx.link("API docs (/docs)", href="/docs", is_external=True)),
+            rx.flex(
+                rx.link(
+                    rx.button(rx.icon("layout-dashboard", size=16), "Open the dashboard"),
+                    href="/admins/tasks/",
+                    id="dashboard-link",
+                ),
+                rx.link("API docs (/docs)", href="/docs", is_external=True),
+                wrap="wrap",
+                spacing="4",
+                align="center",
+            ),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
@@ -35,6 +45,7 @@ def index() -> rx.Component:
                 ),
                 rx.table.body(*[_task_row(t.state, t.name, t.doc, t.is_static) for t in tasks]),
                 width="100%",
+                class_name="card-table",
             ),
             spacing="4",
             padding_y="2em",

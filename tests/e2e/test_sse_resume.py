@@ -41,7 +41,7 @@ def test_a_dropped_sse_stream_resumes_with_exactly_the_missed_events(server: Ser
         last_id = seen[-1]["id"]
         with http.stream("GET", f"/api/tasks/{task_id}/stream", headers={"Last-Event-ID": str(last_id)}) as second:
             rest = read_events(second, until="result")
-        stored = [e for e in http.get(f"/api/tasks/{task_id}").json()["logs"]]
+        stored = list(http.get(f"/api/tasks/{task_id}").json()["logs"])
 
     assert rest[0]["event"] == "snapshot"
     logs = [e["data"]["message"] for e in seen + rest if e["event"] == "log"]

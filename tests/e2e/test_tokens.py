@@ -35,14 +35,16 @@ def mint(server: Server, client: str) -> str:
 async def test_a_token_watches_every_step_live_and_a_second_client_sees_nothing(server: Server) -> None:
     alice, bob = mint(server, "alice"), mint(server, "bob")
     async with websockets.connect(f"{server.ws_url}/ws/example_task2/tasks/{alice}") as feed:
-        assert json.loads(await feed.recv()) == {"type": "snapshot", "tasks": []}
+        assert json.loads(await feed.recv()) == {"type": "snapshot", "id": 0, "tasks": []}
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             started = await http.post(
                 f"/api/example_task2/tasks/{alice}/start/task2_with_args", json={"name": "Matt", "age": 25}
             )
             assert started.status_code == 202
             task_id = started.json()["task_id"]
-            assert (await http.get(f"/api/example_task2/task/result/{task_id}", headers={"Authorization": f"Bearer {bob}"})).status_code == 404
+            assert (
+                await http.get(f"/api/example_task2/task/result/{task_id}", headers={"Authorization": f"Bearer {bob}"})
+            ).status_code == 404
             assert (await http.get(f"/api/example_task2/task/result/{task_id}")).status_code == 404
         async with websockets.connect(f"{server.ws_url}/ws/example_task2/tasks/{bob}/{task_id}") as other:
             with pytest.raises(websockets.ConnectionClosed):
@@ -88,9 +90,17 @@ async def test_an_instance_task_runs_on_the_clients_state(server: Server) -> Non
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         direct = await http.post("/api/example_counter/task/start/process_items")
         assert direct.status_code == 401
-        started = await http.post(f"/api/example_counter/tasks/{token}/start/process_items", json={"items": ["x", "y"], "delay": 0.05})
+        started = await http.post(
+            f"/api/example_counter/tasks/{token}/start/process_items", json={"items": ["x", "y"], "delay": 0.05}
+        )
         task_id = started.json()["task_id"]
-        final = (await http.get(f"/api/example_counter/task/result/{task_id}", params={"wait": 20}, headers={"Authorization": f"Bearer {token}"})).json()
+        final = (
+            await http.get(
+                f"/api/example_counter/task/result/{task_id}",
+                params={"wait": 20},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
     assert final["status"] == "Completed"
     assert final["result"] == {"processed": 2, "count": 2}
 

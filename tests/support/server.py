@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,7 +25,11 @@ class Server:
     """One `scripts/run.sh` process group with its own port, data dir and log file."""
 
     def __init__(
-        self, data_dir: Path, log_path: Path, state_modules: str = "tests.support.fast_tasks", env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        log_path: Path,
+        state_modules: str = "tests.support.fast_tasks",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.extra_env = env or {}
         self.data_dir = data_dir
@@ -46,7 +51,12 @@ class Server:
         env.pop("__REFLEX_SKIP_COMPILE", None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                ["bash", "scripts/run.sh"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,10 +82,8 @@ class Server:
     def _signal_group(self, sig: signal.Signals, wait: float = 5) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:

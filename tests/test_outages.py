@@ -1,0 +1,89 @@
+"""What a user sees when PostgreSQL or Redis goes away, and that nothing durable
+is lost when they come back: real outages (a TCP proxy in front of PostgreSQL that
+cuts every connection, a private Redis server that is stopped and started)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tasks.engine import Engine, get_engine
+from tasks.errors import ServiceUnavailable
+from tasks.settings import Settings
+from tests.support.outages import PrivateRedis, TcpProxy
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+async def proxied_postgres(postgres_url: str) -> AsyncIterator[tuple[str, TcpProxy]]:
+    host_port = postgres_url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    proxy = await TcpProxy(host, int(port)).start()
+    try:
+        yield postgres_url.replace(host_port, f"127.0.0.1:{proxy.port}"), proxy
+    finally:
+        await proxy.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    if not PrivateRedis.available():
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis(tmp_path / "redis").start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+async def test_a_database_outage_delays_writes_but_loses_none(
+    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+) -> None:
+    url, proxy = proxied_postgres
+    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
+    await engine.start()
+    try:
+        spec, args = engine.parse_args("fast_tasks", "chatty", {"lines": 60, "interval": 0.02})
+        task_id = (await engine.start_task(spec, args)).task_id
+        await asyncio.sleep(0.3)
+        proxy.cut()  # the database goes away mid-task: connections drop, new ones are refused
+        await asyncio.sleep(1.5)
+        proxy.restore()
+        final = await engine.wait(task_id, 20)
+        assert final.status == "Completed"
+        logs = [e for e in await engine.store.events_after(task_id, 0) if e.type == "log"]
+        assert [e.message for e in logs] == [f"line {i}" for i in range(60)]
+    finally:
+        proxy.restore()
+        await engine.stop()
+
+
+async def test_redis_away_is_a_clear_503_and_streams_resync_when_it_returns(
+    postgres_url: str, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, database_url=postgres_url, redis_url=private_redis.url, redis_prefix=secrets.token_hex(4)
+    )
+    engine = Engine(settings, registry=get_engine().registry)
+    await engine.start()
+    try:
+        spec, args = engine.parse_args("fast_tasks", "chatty", {"lines": 30, "interval": 0.05})
+        task_id = (await engine.start_task(spec, args)).task_id
+        private_redis.stop()
+        with pytest.raises(Exception, match=r"."):
+            await engine.bus.ping()  # /ready: bus unavailable
+        with pytest.raises(ServiceUnavailable):  # a start answers 503 service_unavailable
+            await engine.start_task(spec, args)
+        private_redis.start()
+        final = await engine.wait(task_id, 20)
+        assert final.status == "Completed"  # the task ran on through the outage
+        logs = [e for e in await engine.store.events_after(task_id, 0) if e.type == "log"]
+        assert len(logs) == 30
+        await engine.bus.ping()
+    finally:
+        await engine.stop()
