@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from app.dependencies import AdminDep, EngineDep, TokenDep
 from app.errors import error_responses
-from app.requests import bearer_token
 from tasks.auth import TokenInfo
-from tasks.engine import Engine
 from tasks.workers import WorkerInfo
 
 
@@ -45,46 +44,39 @@ class Revoked(BaseModel):
     revoked: int
 
 
-def admin_router(engine: Engine) -> APIRouter:
-    router = APIRouter(prefix="/api/admin", tags=["admin"], responses=error_responses(400, 401, 404, 422, 429, 503))
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=error_responses(400, 401, 404, 422, 429, 503))
 
-    async def admin(request: Request) -> str:
-        return await engine.admins.authenticate(bearer_token(request.headers))
 
-    @router.post("/login", response_model=SessionOut, summary="Log in; 429 with Retry-After after repeated failures")
-    async def login(body: LoginIn, request: Request) -> SessionOut:
-        address = request.client.host if request.client else "-"
-        session = await engine.admins.login(body.user, body.password, address)
-        return SessionOut(user=session.user, token=session.token, expires_at=session.expires_at)
+@router.post("/login", response_model=SessionOut, summary="Log in; 429 with Retry-After after repeated failures")
+async def login(engine: EngineDep, body: LoginIn, request: Request) -> SessionOut:
+    address = request.client.host if request.client else "-"
+    session = await engine.admins.login(body.user, body.password, address)
+    return SessionOut(user=session.user, token=session.token, expires_at=session.expires_at)
 
-    @router.post("/logout", status_code=204, summary="End the session")
-    async def logout(request: Request) -> Response:
-        await admin(request)
-        await engine.admins.logout(bearer_token(request.headers) or "")
-        return Response(status_code=204)
 
-    @router.get("/workers", response_model=list[WorkerInfo], summary="Every backend worker: alive, stopped or dead")
-    async def workers(request: Request) -> list[WorkerInfo]:
-        await admin(request)
-        return await engine.workers.overview()
+@router.post("/logout", status_code=204, summary="End the session")
+async def logout(engine: EngineDep, _: AdminDep, token: TokenDep) -> Response:
+    await engine.admins.logout(token or "")
+    return Response(status_code=204)
 
-    @router.get("/tokens", response_model=list[TokenInfo], summary="Every client token, without secrets")
-    async def tokens(request: Request) -> list[TokenInfo]:
-        await admin(request)
-        return await engine.auth.list()
 
-    @router.post("/tokens", status_code=201, response_model=NewTokenOut, summary="Mint a client token (shown once)")
-    async def create_token(body: TokenIn, request: Request) -> NewTokenOut:
-        await admin(request)
-        expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-        created = await engine.auth.create(body.client, expires)
-        return NewTokenOut(token=created.token, info=created.info)
+@router.get("/workers", response_model=list[WorkerInfo], summary="Every backend worker: alive, stopped or dead")
+async def workers(engine: EngineDep, _: AdminDep) -> list[WorkerInfo]:
+    return await engine.workers.overview()
 
-    @router.delete(
-        "/tokens/{target}", response_model=Revoked, summary="Revoke a token by id, or every token of a client"
-    )
-    async def revoke(target: str, request: Request) -> Revoked:
-        await admin(request)
-        return Revoked(revoked=await engine.revoke_tokens(target))
 
-    return router
+@router.get("/tokens", response_model=list[TokenInfo], summary="Every client token, without secrets")
+async def tokens(engine: EngineDep, _: AdminDep) -> list[TokenInfo]:
+    return await engine.auth.list()
+
+
+@router.post("/tokens", status_code=201, response_model=NewTokenOut, summary="Mint a client token (shown once)")
+async def create_token(engine: EngineDep, _: AdminDep, body: TokenIn) -> NewTokenOut:
+    expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    created = await engine.auth.create(body.client, expires)
+    return NewTokenOut(token=created.token, info=created.info)
+
+
+@router.delete("/tokens/{target}", response_model=Revoked, summary="Revoke a token by id, or every token of a client")
+async def revoke(engine: EngineDep, _: AdminDep, target: str) -> Revoked:
+    return Revoked(revoked=await engine.revoke_tokens(target))

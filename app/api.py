@@ -1,16 +1,16 @@
-"""The FastAPI app Reflex mounts its own backend under (`api_transformer`)."""
+"""The FastAPI app Reflex mounts its own backend under (`api_transformer`): one
+router per resource, each in the module named after it."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 
-from app.admin_api import admin_router
+from app import admin_api, catalog, lifecycle, results, service, websockets
 from app.errors import install_error_handlers
-from app.lifecycle import lifecycle_router
-from app.limits import BodyLimitMiddleware
-from app.openapi import install_args_schemas
-from app.routes import fallback_router, task_router
-from app.websockets import UnknownWebSocketPaths, ws_router
+from app.fallback import fallback_router
+from app.openapi import SpyGlassAPI
+from app.starts import start_router
+from app.websockets import UnknownWebSocketPaths
 from tasks.engine import Engine
 
 DESCRIPTION = """Start monitored background tasks, read their results, stream their progress.
@@ -23,14 +23,27 @@ no token: start static tasks and read, watch or cancel a tokenless task by its i
 REFLEX_SOCKET_PATH = "/_event"
 
 
-def create_api(engine: Engine) -> FastAPI:
-    api = FastAPI(title="SpyGlass", version="0.2.0", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+def create_api(engine: Engine) -> SpyGlassAPI:
+    api = SpyGlassAPI(
+        args_models={spec.args_model for spec in engine.registry.tasks() if spec.args_model is not None},
+        title="SpyGlass",
+        version="0.2.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
     install_error_handlers(api)
-    routers = [admin_router(engine), lifecycle_router(engine), task_router(engine), ws_router(engine)]
+    routers: list[APIRouter] = [
+        admin_api.router,
+        catalog.router,
+        lifecycle.router,
+        start_router(engine.registry),
+        results.router,
+        service.router,
+    ]
     for router in routers:
-        api.include_router(router)
+        api.include_router(router, max_body_size=engine.settings.max_body_bytes)
+    api.include_router(websockets.router)
     api.include_router(fallback_router(routers))
-    install_args_schemas(api, engine)
-    api.add_middleware(BodyLimitMiddleware, max_bytes=engine.settings.max_body_bytes)
     api.add_middleware(UnknownWebSocketPaths, known_prefixes=("/ws/", REFLEX_SOCKET_PATH))
     return api

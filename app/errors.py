@@ -14,9 +14,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tasks.errors import TaskError, TooManyTasks
+from tasks.errors import RetryLater, TaskError
 from tasks.store import is_unreachable
 
 log = logging.getLogger("spyglass.api")
@@ -36,7 +37,7 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
 
 
 def task_error_response(exc: TaskError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyTasks) else None
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
     return error_response(
         exc.http_status, ErrorBody(code=exc.code, message=exc.message, hint=exc.hint, details=exc.details), headers
     )
@@ -71,8 +72,16 @@ def install_error_handlers(api: FastAPI) -> None:
         )
 
     @api.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 413:  # the routers' max_body_size (SPYGLASS_MAX_BODY_BYTES)
+            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+            body = ErrorBody(
+                code=code,
+                message=f"the request body is larger than {limit} bytes" if limit else "the request body is too large",
+                hint="send less data, or raise SPYGLASS_MAX_BODY_BYTES",
+            )
+            return error_response(413, body, {"Connection": "close"})
         return error_response(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), dict(exc.headers or {}))
 
     @api.exception_handler(Exception)

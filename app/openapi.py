@@ -1,31 +1,29 @@
-"""OpenAPI extras: every task's args model in the components, so /docs shows the
-request body schema of each start route."""
+"""The FastAPI app of SpyGlass, whose OpenAPI document also lists every task's
+args model, so /docs shows the request body schema of each start route (their
+handlers read the body themselves, to answer SpyGlass's own error codes)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from tasks.engine import Engine
 
+class SpyGlassAPI(FastAPI):
+    def __init__(self, args_models: Iterable[type[BaseModel]], **options: Any) -> None:
+        super().__init__(**options)
+        self.args_models = set(args_models)
 
-def install_args_schemas(api: FastAPI, engine: Engine) -> None:
-    models = {spec.args_model for spec in engine.registry.tasks() if spec.args_model is not None}
-    if not models:
-        return
-    original = api.openapi
-
-    def openapi() -> dict[str, Any]:
-        if api.openapi_schema is not None:
-            return api.openapi_schema
-        schema = original()
-        _, defs = models_json_schema(
-            [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
-        )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
-        api.openapi_schema = schema
-        return schema
-
-    api.openapi = openapi  # type: ignore[method-assign]
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            if self.args_models:
+                _, defs = models_json_schema(
+                    [(model, "validation") for model in self.args_models], ref_template="#/components/schemas/{model}"
+                )
+                schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            self.openapi_schema = schema
+        return self.openapi_schema

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from tasks.events import EventType, TaskEvent, TaskSnapshot
+from tasks.events import EventType, TaskEvent, TaskInspection, TaskSnapshot
 
 
 class TaskLinks(BaseModel):
@@ -121,10 +121,10 @@ def log_out(event: TaskEvent) -> LogOut:
     return LogOut(id=event.id, timestamp=event.timestamp, level=level, message=event.message or "")
 
 
-def task_detail(snap: TaskSnapshot, args: Any, events: list[TaskEvent], worker: str | None = None) -> TaskDetail:
+def task_detail(found: TaskInspection) -> TaskDetail:
     """Sorts a task's durable events into the sections of its detail."""
     logs, artifacts, messages, custom = [], [], [], []
-    for event in events:
+    for event in found.events:
         if event.type == EventType.LOG:
             logs.append(log_out(event))
         elif event.type == EventType.ARTIFACT and isinstance(event.data, dict):
@@ -134,7 +134,13 @@ def task_detail(snap: TaskSnapshot, args: Any, events: list[TaskEvent], worker: 
         elif event.type not in (EventType.RESULT, EventType.ERROR):
             custom.append(CustomEventOut(id=event.id, timestamp=event.timestamp, type=str(event.type), data=event.data))
     return TaskDetail(
-        **task_out(snap), args=args, worker=worker, logs=logs, artifacts=artifacts, messages=messages, events=custom
+        **task_out(found.snapshot),
+        args=found.args,
+        worker=found.worker_id,
+        logs=logs,
+        artifacts=artifacts,
+        messages=messages,
+        events=custom,
     )
 
 

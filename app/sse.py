@@ -2,7 +2,7 @@
 
 Each event has `id:` (resume with `Last-Event-ID`), `event:` (its type) and one
 JSON `data:` line. Idle streams get a `: keepalive` comment every
-SPYGLASS_SSE_HEARTBEAT_SECONDS so proxies keep them open. If the stream itself
+SPYGLASS_SSE_KEEPALIVE_SECONDS so proxies keep them open. If the stream itself
 fails after it began (its token was revoked), a `stream_error` event says why
 and the stream ends.
 """
@@ -31,7 +31,7 @@ def sse_message(item: TaskEvent | ClientSnapshot) -> str:
 
 async def sse_response(
     stream: AsyncIterator[TaskEvent | ClientSnapshot | None],
-    heartbeat: float,
+    keepalive_every: float,
     guard: TokenGuard | None = None,
     headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
@@ -49,7 +49,7 @@ async def sse_response(
                 if item is not None:
                     quiet_since = time.monotonic()
                     yield sse_message(item)
-                elif time.monotonic() - quiet_since >= heartbeat:
+                elif time.monotonic() - quiet_since >= keepalive_every:
                     quiet_since = time.monotonic()
                     yield ": keepalive\n\n"
         except TaskError as exc:

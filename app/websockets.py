@@ -16,10 +16,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
-from app.requests import bearer_token, event_id
+from app.dependencies import EngineDep, resume_point
+from app.requests import bearer_token
 from app.sse import KEEPALIVE_SECONDS
 from app.stream_guard import TokenGuard
 from tasks.access import Access
+from tasks.auth import Client
 from tasks.engine import Engine
 from tasks.errors import NotFound, TaskError
 from tasks.events import TaskEvent
@@ -73,60 +75,70 @@ async def pump(
             await ws.close(code=1000)
 
 
-def ws_router(engine: Engine) -> APIRouter:
-    router = APIRouter()
-    heartbeat = KEEPALIVE_SECONDS
+router = APIRouter()
 
-    @router.websocket("/ws/{state}/task/ws/{task_id}")
-    async def task_ws(ws: WebSocket, state: str, task_id: str) -> None:
-        """One task; a Bearer token (header) shows that client's own tasks instead
-        of tokenless ones, an admin session any task. `?after=<id>` resumes."""
-        try:
-            engine.registry.state(state)
-            token = bearer_token(ws.headers)
-            access = await engine.access_for(token, state)
-            after = event_id(ws.query_params.get("after"))
-        except TaskError as exc:
-            await close_with_error(ws, exc)
-            return
-        await ws.accept()
-        guard = TokenGuard(engine, token) if token is not None else None
-        await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=heartbeat), guard)
 
-    @router.websocket("/ws/{state}/tasks/{client_token}/{task_id}")
-    async def client_task_ws(ws: WebSocket, state: str, client_token: str, task_id: str) -> None:
-        """One task of the token's client; closes after its terminal event."""
-        try:
-            engine.registry.state(state)
-            client = await engine.authenticate(client_token)
-            after = event_id(ws.query_params.get("after"))
-        except TaskError as exc:
-            await close_with_error(ws, exc)
-            return
-        await ws.accept()
-        access = Access(state=state, client=client.name)
-        stream = task_events(engine, task_id, after=after, access=access, keepalive=heartbeat)
-        await pump(ws, stream, TokenGuard(engine, client_token))
+def _resume_point(ws: WebSocket) -> int | None:
+    return resume_point(ws.headers.get("last-event-id"), ws.query_params.get("after"))
 
-    @router.websocket("/ws/{state}/tasks/{client_token}")
-    async def client_ws(ws: WebSocket, state: str, client_token: str) -> None:
-        """Every task of the token's client in this state, live, until the client closes."""
-        try:
-            engine.registry.state(state)
-            client = await engine.authenticate(client_token)
-            after = event_id(ws.query_params.get("after"))
-        except TaskError as exc:
-            await close_with_error(ws, exc)
-            return
-        await ws.accept()
-        stream = client_events(engine, client.name, state, after=after, keepalive=heartbeat)
-        await pump(ws, stream, TokenGuard(engine, client_token))
 
-    @router.websocket("/ws/{path:path}")
-    async def unknown_ws(ws: WebSocket, path: str) -> None:
-        await close_with_error(ws, NotFound(f"no WebSocket route /ws/{path}", hint="see the README's API table"))
+async def _open_client_socket(
+    ws: WebSocket, engine: Engine, state: str, client_token: str
+) -> tuple[Client, int | None] | None:
+    """Accepts a client-token socket (its client and resume point), or closes it
+    with the 4xxx code of what is wrong and returns None."""
+    try:
+        engine.registry.state(state)
+        client = await engine.authenticate(client_token)
+        after = _resume_point(ws)
+    except TaskError as exc:
+        await close_with_error(ws, exc)
+        return None
+    await ws.accept()
+    return client, after
 
-    return router
+
+@router.websocket("/ws/{state}/task/ws/{task_id}")
+async def task_ws(ws: WebSocket, engine: EngineDep, state: str, task_id: str) -> None:
+    """One task; a Bearer token (header) shows that client's own tasks instead
+    of tokenless ones, an admin session any task. `?after=<id>` resumes."""
+    try:
+        engine.registry.state(state)
+        token = bearer_token(ws.headers)
+        access = await engine.access_for(token, state)
+        after = _resume_point(ws)
+    except TaskError as exc:
+        await close_with_error(ws, exc)
+        return
+    await ws.accept()
+    guard = TokenGuard(engine, token) if token is not None else None
+    await pump(ws, task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS), guard)
+
+
+@router.websocket("/ws/{state}/tasks/{client_token}/{task_id}")
+async def client_task_ws(ws: WebSocket, engine: EngineDep, state: str, client_token: str, task_id: str) -> None:
+    """One task of the token's client; closes after its terminal event."""
+    if (opened := await _open_client_socket(ws, engine, state, client_token)) is None:
+        return
+    client, after = opened
+    access = Access(state=state, client=client.name)
+    stream = task_events(engine, task_id, after=after, access=access, keepalive=KEEPALIVE_SECONDS)
+    await pump(ws, stream, TokenGuard(engine, client_token))
+
+
+@router.websocket("/ws/{state}/tasks/{client_token}")
+async def client_ws(ws: WebSocket, engine: EngineDep, state: str, client_token: str) -> None:
+    """Every task of the token's client in this state, live, until the client closes."""
+    if (opened := await _open_client_socket(ws, engine, state, client_token)) is None:
+        return
+    client, after = opened
+    stream = client_events(engine, client.name, state, after=after, keepalive=KEEPALIVE_SECONDS)
+    await pump(ws, stream, TokenGuard(engine, client_token))
+
+
+@router.websocket("/ws/{path:path}")
+async def unknown_ws(ws: WebSocket, path: str) -> None:
+    await close_with_error(ws, NotFound(f"no WebSocket route /ws/{path}", hint="see the README's API table"))
 
 
 class UnknownWebSocketPaths:

@@ -14,6 +14,7 @@ from tasks import TaskContext, TaskStatus, monitored_background_task
 class TickerArgs(BaseModel):
     rate: float = Field(default=1000, gt=0, le=100_000, description="updates per second")
     count: int = Field(default=3000, ge=1, le=1_000_000)
+    delay: float = Field(default=0.5, ge=0, le=60, description="seconds to wait for watchers before the first update")
 
 
 DEFAULT_TICKER = TickerArgs()
@@ -31,7 +32,7 @@ class BenchTasksState(MonitorState):
     async def ticker(task: TaskContext, task_args: TickerArgs = DEFAULT_TICKER) -> int:
         """`count` updates at `rate` per second; each message is the send time
         (CLOCK_MONOTONIC ns, shared by every process on the machine)."""
-        await asyncio.sleep(0.5)  # let the WebSocket client attach first
+        await asyncio.sleep(task_args.delay)  # let the WebSocket clients attach first
         period = 1 / task_args.rate
         next_at = time.monotonic()
         for i in range(task_args.count):

@@ -13,30 +13,26 @@ import argparse
 import asyncio
 import json
 import random
-import secrets
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import insert, text
 
-from sqlalchemy import insert, text  # noqa: E402
+from harness.databases import fresh_database
+from harness.server import ROOT
+from tasks.engine import Engine
+from tasks.ids import new_task_id
+from tasks.queries import DIRECT, TaskQuery
+from tasks.registry import Registry
+from tasks.rows import search_text
+from tasks.settings import Settings
+from tasks.store import TASK
+from tasks.tables import TaskRecord
 
-from tasks.engine import Engine  # noqa: E402
-from tasks.ids import new_task_id  # noqa: E402
-from tasks.queries import DIRECT, TaskQuery  # noqa: E402
-from tasks.registry import Registry  # noqa: E402
-from tasks.runner import search_text  # noqa: E402
-from tasks.settings import Settings  # noqa: E402
-from tasks.store import TASK  # noqa: E402
-from tasks.tables import TaskRecord  # noqa: E402
-
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STATUSES = (
     ["Completed"] * 70
     + ["Error"] * 10
@@ -78,7 +74,7 @@ def rows(count: int, now: datetime, worker_id: str) -> list[dict[str, Any]]:
                 "result": {"ok": True, "n": i} if status == "Completed" else None,
                 "error": "boom" if status == "Error" else None,
                 "error_code": "task_failed" if status == "Error" else None,
-                "owner": None if i % 3 == 0 else f"client-{i % 10}",
+                "client": None if i % 3 == 0 else f"client-{i % 10}",
                 "worker_id": worker_id,
                 "last_event_id": i + 1,
                 "created_at": created,
@@ -142,7 +138,7 @@ async def measure(settings: Settings, count: int, repeats: int) -> dict[str, dic
             filters = dict(view)
             if "since" in filters:
                 filters["since"] = datetime.now(UTC) - RANGES[filters["since"]]
-            query = TaskQuery(all_owners=True, limit=51, **filters)
+            query = TaskQuery(all_clients=True, limit=51, **filters)
             await page_data(engine, query)  # warm-up
             timings = []
             for _ in range(repeats):
@@ -159,33 +155,12 @@ async def measure(settings: Settings, count: int, repeats: int) -> dict[str, dic
         await engine.stop()
 
 
-async def create_database() -> str:
-    import asyncpg
-
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    name = f"spyglass_qbench_{secrets.token_hex(4)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await admin.close()
-
-
 async def run(count: int, repeats: int) -> dict[str, dict[str, dict[str, float]]]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         out["sqlite"] = await measure(Settings(data_dir=Path(tmp)), count, repeats)
-        url = await create_database()
-        try:
+        async with fresh_database("spyglass_qbench") as url:
             out["postgresql"] = await measure(Settings(data_dir=Path(tmp), database_url=url), count, repeats)
-        finally:
-            await drop_database(url)
     return out
 
 

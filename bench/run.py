@@ -9,9 +9,13 @@ For each:
   (c) the bare HTTP ceiling: GET /health, same client, same concurrency;
   (a) end-to-end throughput: N no-op tasks started over HTTP at concurrency C,
       until every one reads Completed (tasks/s, and its ratio to (c));
+      server CPU seconds per bare request and per task (utime + stime of every
+      server process from /proc), the steadier figure on a shared machine;
   (b) progress latency, task.update() -> WebSocket client, p50/p99 at 1,000
       updates/s; in production the task runs on host A and the watcher is on
-      host B, so every update crosses workers through Redis.
+      host B, so every update crosses workers through Redis;
+  (d) fan-out: one task at 10 updates/s watched by 1,000 WebSockets (on host B in
+      production): delivery latency p50/p99 over every watcher, and the RSS they cost.
 Prints a table and JSON (also written to bench/results/latest.json).
 """
 
@@ -20,26 +24,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness.deployment import two_hosts
+from harness.server import ROOT, Server
 
-from tests.support.server import Server  # noqa: E402
-
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+TASKS = "bench.bench_tasks"
 
 
 @dataclass
@@ -52,6 +50,9 @@ class Results:
     start_rps: float
     tasks_per_s: float
     throughput_ratio: float
+    cpu_ms_per_request: float
+    cpu_ms_per_task: float
+    cpu_task_to_request: float
     updates: int
     target_update_rate: float
     received_update_rate: float
@@ -59,6 +60,12 @@ class Results:
     latency_p99_ms: float
     latency_max_ms: float
     server_rss_mib: float
+    fan_watchers: int
+    fan_rate: float
+    fan_min_updates_per_watcher: int
+    fan_p50_ms: float
+    fan_p99_ms: float
+    fan_rss_mib: float
 
 
 async def _pool(concurrency: int, jobs: int, job: Callable[[int], Awaitable[None]]) -> float:
@@ -127,6 +134,56 @@ async def progress_latency(
     return latencies, (len(latencies) - 1) / (last - first) if last > first else 0.0
 
 
+async def fan_out(
+    server: Server, task_base: str, watch_ws_base: str, watchers: int, rate: float, updates: int
+) -> tuple[list[float], int, float]:
+    """One ticker watched by `watchers` WebSockets at once: latency of every update
+    sent after the last watcher connected, to every watcher; returns (latencies ms,
+    updates counted per watcher, server RSS growth in MiB with every watcher attached)."""
+    rss_before = server.rss_bytes()
+    everyone_in = asyncio.Event()
+    connected = 0
+    counted_after = 0
+    latencies: list[float] = []
+    per_watcher: list[int] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async with http.post(
+            f"{task_base}/api/bench_tasks/task/start/ticker",
+            json={"rate": rate, "count": updates, "delay": 5 + watchers / 200},
+        ) as response:
+            task_id = (await response.json())["task_id"]
+
+        async def watch() -> None:
+            nonlocal connected, counted_after
+            seen = 0
+            async with http.ws_connect(f"{watch_ws_base}/ws/bench_tasks/task/ws/{task_id}", max_msg_size=0) as ws:
+                connected += 1
+                if connected == watchers:
+                    counted_after = time.monotonic_ns()
+                    everyone_in.set()
+                async for message in ws:
+                    now = time.monotonic_ns()
+                    event = json.loads(message.data)
+                    if event["type"] == "status" and event.get("message") and everyone_in.is_set():
+                        sent = int(event["message"])
+                        if sent > counted_after:
+                            latencies.append((now - sent) / 1e6)
+                            seen += 1
+                    if event["type"] in ("result", "error"):
+                        break
+            per_watcher.append(seen)
+
+        async def memory() -> float:
+            await everyone_in.wait()
+            await asyncio.sleep(1)
+            return (server.rss_bytes() - rss_before) / 2**20
+
+        growth = asyncio.create_task(memory())
+        await asyncio.gather(*(watch() for _ in range(watchers)))
+        rss_growth = await growth
+    return latencies, min(per_watcher, default=0), rss_growth
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -134,90 +191,59 @@ def _percentile(values: list[float], q: float) -> float:
 
 @contextmanager
 def embedded(tmp: Path) -> Iterator[tuple[Server, Server]]:
-    server = Server(tmp / "embedded", tmp / "embedded.log", state_modules="bench.bench_tasks").start()
+    server = Server(tmp / "embedded", tmp / "embedded.log", state_modules=TASKS).start()
     try:
         yield server, server
     finally:
         server.stop()
 
 
-@contextmanager
-def production(tmp: Path) -> Iterator[tuple[Server, Server]]:
-    database = _create_database()
-    env = {
-        "DATABASE_URL": database,
-        "REFLEX_REDIS_URL": REDIS_URL,
-        "SPYGLASS_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}",
-    }
-    a = Server(tmp / "a", tmp / "a.log", state_modules="bench.bench_tasks", env=env)
-    b = Server(tmp / "b", tmp / "b.log", state_modules="bench.bench_tasks", env=env)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda server: server.start(), (a, b)))
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
-        _drop_database(database)
+def production(tmp: Path) -> AbstractContextManager[tuple[Server, Server]]:
+    return two_hosts(tmp, state_modules=TASKS)
 
 
-def _create_database() -> str:
-    import asyncpg
+class CpuMeter:
+    """Server CPU seconds (utime + stime of every process of both hosts) spent
+    between two readings: far steadier than wall time on a shared machine."""
 
-    async def create() -> str:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-        name = f"spyglass_bench_{secrets.token_hex(4)}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    def __init__(self, servers: tuple[Server, ...]) -> None:
+        self.servers = servers
+        self.last = self._read()
 
-    return asyncio.run(create())
+    def _read(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
 
-
-def _drop_database(url: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-        await admin.close()
-
-    asyncio.run(drop())
-
-
-def _workers(server: Server) -> int:
-    return max(1, len(_group_pids(server)) - 1)
-
-
-def _group_pids(server: Server) -> list[int]:
-    assert server.process is not None
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == server.process.pid:
-            pids.append(int(stat.parent.name))
-    return pids
+    def lap(self) -> float:
+        now = self._read()
+        spent, self.last = now - self.last, now
+        return spent
 
 
 async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace) -> Results:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
     async with aiohttp.ClientSession(connector=connector) as http:
+        cpu = CpuMeter((a,) if b is a else (a, b))
         ceiling = await bare_ceiling(http, a.base_url, args.requests, args.concurrency)
+        cpu_per_request = cpu.lap() / (args.requests + min(500, args.requests))
         start_rps, tasks_per_s = await task_throughput(http, a.base_url, args.tasks, args.concurrency)
+        cpu_per_task = cpu.lap() / (args.tasks + min(200, args.tasks))
         latencies, received_rate = await progress_latency(http, a.base_url, b.ws_url, args.updates, args.rate)
+    fan_latencies, fan_min_updates, fan_rss = await fan_out(
+        b, a.base_url, b.ws_url, args.watchers, args.fan_rate, args.fan_updates
+    )
     rss = a.rss_bytes() + (b.rss_bytes() if b is not a else 0)
     return Results(
         topology=topology,
-        workers=_workers(a) + (_workers(b) if b is not a else 0),
+        workers=a.workers() + (b.workers() if b is not a else 0),
         tasks=args.tasks,
         concurrency=args.concurrency,
         bare_http_rps=round(ceiling, 1),
         start_rps=round(start_rps, 1),
         tasks_per_s=round(tasks_per_s, 1),
         throughput_ratio=round(tasks_per_s / ceiling, 3),
+        cpu_ms_per_request=round(cpu_per_request * 1000, 3),
+        cpu_ms_per_task=round(cpu_per_task * 1000, 3),
+        cpu_task_to_request=round(cpu_per_task / cpu_per_request, 2),
         updates=len(latencies),
         target_update_rate=args.rate,
         received_update_rate=round(received_rate, 1),
@@ -225,6 +251,12 @@ async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace)
         latency_p99_ms=round(_percentile(latencies, 0.99), 3),
         latency_max_ms=round(max(latencies), 3),
         server_rss_mib=round(rss / 2**20, 1),
+        fan_watchers=args.watchers,
+        fan_rate=args.fan_rate,
+        fan_min_updates_per_watcher=fan_min_updates,
+        fan_p50_ms=round(statistics.median(fan_latencies), 2) if fan_latencies else 0.0,
+        fan_p99_ms=round(_percentile(fan_latencies, 0.99), 2) if fan_latencies else 0.0,
+        fan_rss_mib=round(fan_rss, 1),
     )
 
 
@@ -252,6 +284,9 @@ def print_table(results: list[Results]) -> None:
             lambda r: f"{r.tasks_per_s:,.0f} tasks/s",
         ),
         row("    (a) / (c)", lambda r: f"{r.throughput_ratio:.0%}"),
+        row("server CPU per bare request", lambda r: f"{r.cpu_ms_per_request:.3f} ms"),
+        row("server CPU per task (start + run + result)", lambda r: f"{r.cpu_ms_per_task:.3f} ms"),
+        row("    per task / per bare request", lambda r: f"{r.cpu_task_to_request:.2f}x"),
         row(
             f"(b) progress latency p50 @ {results[0].target_update_rate:,.0f} updates/s",
             lambda r: f"{r.latency_p50_ms:.2f} ms",
@@ -260,6 +295,13 @@ def print_table(results: list[Results]) -> None:
         row("(b) progress latency max", lambda r: f"{r.latency_max_ms:.2f} ms"),
         row("    updates received per second", lambda r: f"{r.received_update_rate:,.0f}"),
         row("server RSS after the run (all processes)", lambda r: f"{r.server_rss_mib:,.0f} MiB"),
+        row(
+            f"(d) fan-out: {results[0].fan_watchers:,} WS watchers of one task @ {results[0].fan_rate:g} updates/s, p50",
+            lambda r: f"{r.fan_p50_ms:.2f} ms",
+        ),
+        row("(d) fan-out delivery p99", lambda r: f"{r.fan_p99_ms:.2f} ms"),
+        row("    fewest updates any watcher got (after all joined)", lambda r: f"{r.fan_min_updates_per_watcher}"),
+        row("    server RSS the watchers cost", lambda r: f"{r.fan_rss_mib:,.0f} MiB"),
     ]
     width = max(len(label) for label, _ in rows)
     header = " | ".join(f"{r.topology:>16}" for r in results)
@@ -278,6 +320,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--watchers", type=int, default=1000, help="(d) WebSocket watchers of one task")
+    parser.add_argument("--fan-rate", type=float, default=10.0, help="(d) updates per second")
+    parser.add_argument("--fan-updates", type=int, default=100, help="(d) updates in all")
     args = parser.parse_args()
     results = run(args)
     print_table(results)

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 scripts/services.sh
 export REFLEX_USE_SYSTEM_BUN=1
-.venv/bin/python bench/run.py "$@"
-exec .venv/bin/python bench/queries.py
+.venv/bin/python -m bench.run "$@"
+exec .venv/bin/python -m bench.queries

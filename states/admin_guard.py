@@ -52,8 +52,7 @@ def browser_connected(token: str) -> bool:
     from reflex.utils.prerequisites import get_app
 
     namespace = get_app().app.event_namespace
-    manager = getattr(namespace, "_token_manager", None)
-    return manager is None or token in getattr(manager, "token_to_socket", {token: None})
+    return namespace is None or token in namespace.token_to_sid
 
 
 def admin_state_of(event: Event) -> type[AdminState] | None:

@@ -20,8 +20,8 @@ from states.admin_guard import session_user
 from tasks.decorator import TASK_MARKER, task_options
 from tasks.engine import get_engine
 from tasks.errors import TaskError
+from tasks.live import LiveTask
 from tasks.registry import ORIGINAL_TASK_FN
-from tasks.runner import LiveTask
 
 CLIENT_TOKEN_PREFIX = "spyglass-client-"
 
@@ -162,11 +162,11 @@ def reflex_launcher(app: rx.App) -> Callable[[LiveTask], Awaitable[None]]:
     no browser involved (`app.event_processor.enqueue`)."""
 
     async def launch(live: LiveTask) -> None:
-        if live.record.owner is None:
+        if live.record.client is None:
             raise RuntimeError("an instance task needs an owning client")
-        state_cls = live.spec.owner_class
+        state_cls = live.spec.state_class
         payload = {"task_id": live.record.id, "nonce": live.launch_nonce}
         event = Event(name=f"{state_cls.get_full_name()}.{live.spec.name}", payload=payload)
-        await app.event_processor.enqueue(client_state_token(live.record.owner), event)
+        await app.event_processor.enqueue(client_state_token(live.record.client), event)
 
     return launch

@@ -42,7 +42,7 @@ def form_fields(spec: TaskSpec) -> tuple[list[FormField], dict[str, str]]:
     schema = spec.args_model.model_json_schema()
     required = set(schema.get("required", []))
     fields, values = [], {}
-    defaults = spec.args_default.model_dump(mode="json") if spec.args_model and not spec.requires_args else {}
+    defaults = spec.args_default.model_dump(mode="json") if spec.args_default is not None else {}
     for name, prop in schema.get("properties", {}).items():
         kind = _kind(prop)
         fields.append(
@@ -116,7 +116,7 @@ class StartFormState(AdminState):
     @rx.event
     async def load(self) -> None:
         tokens = await get_engine().auth.list()
-        self.clients = [DIRECT, *sorted({t.client for t in tokens if t.state == "active"})]
+        self.clients = [DIRECT, *sorted({t.client for t in tokens if t.status == "active"})]
         wanted = self.router.url.query_parameters.get("task", "")
         if wanted in self.choices:
             self._choose(wanted)

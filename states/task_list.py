@@ -207,7 +207,7 @@ class TaskListState(AdminState):
 
     async def _load_panels(self) -> None:
         engine = get_engine()
-        queries = [TaskQuery(all_owners=True, state=name, limit=PANEL_ROWS) for name in self.states]
+        queries = [TaskQuery(all_clients=True, state=name, limit=PANEL_ROWS) for name in self.states]
         found = await asyncio.gather(*(engine.list_tasks(q) for q in queries))
         self.panel_rows = [row_of(snap) for snaps in found for snap in snaps]
 

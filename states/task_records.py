@@ -76,7 +76,7 @@ class TaskRecordsState(AdminState):
             created, task_id = self.cursors[self.page - 2]
             after = (datetime.fromisoformat(created), task_id)
         query = TaskQuery(
-            all_owners=True,
+            all_clients=True,
             statuses=() if self.status == ANY else (self.status,),
             search=self.search.strip() or None,
             limit=PAGE_SIZE + 1,
@@ -140,7 +140,7 @@ class TaskRecordsState(AdminState):
             if self.status == ANY or not TaskStatus(self.status).is_terminal:
                 yield rx.toast.warning("choose a finished status (Completed, Error, Cancelled, Interrupted) first")
                 return
-            query = TaskQuery(all_owners=True, statuses=(self.status,))
+            query = TaskQuery(all_clients=True, statuses=(self.status,))
             self.status_count = await get_engine().count_tasks(query)
             self.confirm = "status"
 

@@ -138,17 +138,15 @@ class TaskRunState(AdminState):
     async def _load(self) -> None:
         engine = get_engine()
         try:
-            snap = await engine.snapshot(self.run_id, ADMIN)
+            found = await engine.inspect(self.run_id, ADMIN)
         except TaskError:
             self.found = False
             return
-        record = await engine.store.get_task(self.run_id)
+        snap, events = found.snapshot, found.events
         self._show(snap)
-        self.worker = (record.worker_id or "") if record else ""
-        args = record.args if record else None
-        self.args = json.dumps(args, indent=2, ensure_ascii=False) if args is not None else "(none)"
+        self.worker = found.worker_id or ""
+        self.args = json.dumps(found.args, indent=2, ensure_ascii=False) if found.args is not None else "(none)"
         self.args_long = len(self.args) > LONG_ARGS
-        events = await engine.durable_events(self.run_id)
         self.logs = [self._log_line(e) for e in events if e.type == EventType.LOG][-MAX_LOG_LINES:]
         self.artifacts = [
             ArtifactLink(

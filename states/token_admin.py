@@ -18,7 +18,7 @@ from tasks.errors import TaskError
 class TokenRow:
     id: str = ""
     client: str = ""
-    state: str = ""
+    status: str = ""
     created: str = ""
     expires: str = ""
     last_used: str = ""
@@ -61,7 +61,7 @@ class TokenAdminState(AdminState):
             TokenRow(
                 id=t.id,
                 client=t.client,
-                state=t.state,
+                status=t.status,
                 created=iso(t.created_at),
                 expires=iso(t.expires_at),
                 last_used=iso(t.last_used_at),

@@ -168,7 +168,7 @@ class Filters:
     def query(self, now: datetime, limit: int, after: tuple[datetime, str] | None = None) -> TaskQuery:
         since, until = self.time_range(now)
         return TaskQuery(
-            all_owners=True,
+            all_clients=True,
             client=None if self.client == ANY else self.client,
             state=None if self.state == ANY else self.state,
             task=None if self.task == ANY else self.task,

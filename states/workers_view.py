@@ -16,7 +16,7 @@ from states.views import iso
 from tasks.engine import get_engine
 
 REFRESH_SECONDS = 2.0
-STATE_COLORS = {"alive": "green", "stopped": "gray", "dead": "red"}
+STATUS_COLORS = {"alive": "green", "stopped": "gray", "dead": "red"}
 
 
 @dataclass
@@ -24,7 +24,7 @@ class WorkerRow:
     id: str = ""
     hostname: str = ""
     pid: int = 0
-    state: str = ""
+    status: str = ""
     color: str = "gray"
     started: str = ""
     heartbeat: str = ""
@@ -45,7 +45,7 @@ class WorkersState(AdminState):
 
     @rx.var
     def summary(self) -> str:
-        alive = sum(1 for w in self.workers if w.state == "alive")
+        alive = sum(1 for w in self.workers if w.status == "alive")
         return f"{alive} alive worker(s) on {self.hosts} host(s), {len(self.workers) - alive} stopped or dead"
 
     async def _refresh(self) -> None:
@@ -55,8 +55,8 @@ class WorkersState(AdminState):
                 id=w.id,
                 hostname=w.hostname,
                 pid=w.pid,
-                state=w.state,
-                color=STATE_COLORS[w.state],
+                status=w.status,
+                color=STATUS_COLORS[w.status],
                 started=iso(w.started_at),
                 heartbeat=iso(w.heartbeat_at),
                 stopped=iso(w.stopped_at),
@@ -66,7 +66,7 @@ class WorkersState(AdminState):
             )
             for w in infos
         ]
-        self.hosts = len({w.hostname for w in infos if w.state == "alive"})
+        self.hosts = len({w.hostname for w in infos if w.status == "alive"})
 
     @rx.event
     async def load(self) -> AsyncIterator[Any]:

@@ -54,7 +54,7 @@ class TokenInfo(BaseModel):
     last_used_at: datetime | None = None
 
     @property
-    def state(self) -> str:
+    def status(self) -> str:
         if self.revoked_at is not None:
             return "revoked"
         if self.expires_at is not None and self.expires_at <= utcnow():
@@ -195,8 +195,8 @@ class Auth:
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             raise Unauthorized("invalid client token")
         info = _info(row)
-        if info.state != "active":
-            raise Unauthorized(f"this client token is {info.state}", hint="ask an admin for a new token")
+        if info.status != "active":
+            raise Unauthorized(f"this client token is {info.status}", hint="ask an admin for a new token")
         if info.last_used_at is None or utcnow() - info.last_used_at > LAST_USED_RESOLUTION:
             async with self.store.engine.begin() as conn:
                 await conn.execute(update(TOKEN).where(TOKEN.c.id == info.id).values(last_used_at=utcnow()))

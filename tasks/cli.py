@@ -66,7 +66,7 @@ async def _list(auth: Auth) -> int:
             return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"  # type: ignore[attr-defined]
 
         print(
-            f"{info.id:<14} {info.client:<24} {info.state:<8} {fmt(info.created_at):<20} "
+            f"{info.id:<14} {info.client:<24} {info.status:<8} {fmt(info.created_at):<20} "
             f"{fmt(info.expires_at):<20} {fmt(info.last_used_at)}"
         )
     return 0

@@ -13,7 +13,8 @@ from tasks.processes import ProcessGroups
 from tasks.status import LogLevel, TaskStatus
 
 if TYPE_CHECKING:
-    from tasks.runner import LiveTask, Runner
+    from tasks.live import LiveTask
+    from tasks.runner import Runner
 
 
 class TaskContext:
@@ -30,7 +31,7 @@ class TaskContext:
     @property
     def client(self) -> str | None:
         """The client that owns the task, None for a direct (tokenless) start."""
-        return self._live.record.owner
+        return self._live.record.client
 
     @property
     def args(self) -> Any:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
 from tasks.access import ANONYMOUS, Access
 from tasks.admins import Admins, is_session_token
@@ -36,12 +35,15 @@ from tasks.errors import (
     Unauthorized,
     UnknownTaskId,
 )
-from tasks.events import TaskEvent, TaskSnapshot, utcnow
+from tasks.events import TaskEvent, TaskInspection, TaskSnapshot, utcnow
+from tasks.idempotency import IdempotentStarts, scoped_key
 from tasks.ids import EventClock, new_task_id
 from tasks.limits import Limits, LocalLimits, RedisLimits
+from tasks.live import LiveTask
 from tasks.queries import Bucket, TaskQuery, TaskStats
 from tasks.registry import Registry, TaskSpec
-from tasks.runner import LiveTask, Runner, args_fingerprint
+from tasks.retention import purge_expired
+from tasks.runner import Runner
 from tasks.settings import Settings, get_settings
 from tasks.status import TaskStatus
 from tasks.store import Store
@@ -75,7 +77,6 @@ class Engine:
         self.started = False
         self.token_generation = 0  # bumped whenever a token is revoked anywhere
         self.link_secret = b""
-        self._idempotency_lock = asyncio.Lock()
         self._maintenance: asyncio.Task[None] | None = None
         self._build()
 
@@ -119,6 +120,7 @@ class Engine:
             settings.retention_seconds,
             forget=self.runner.forget,
         )
+        self.idempotent = IdempotentStarts(self.store)
         self.auth = Auth(self.store)
         self.admins = Admins(self.store, settings.admin_session_hours)
 
@@ -189,17 +191,7 @@ class Engine:
                 log.exception("worker maintenance failed; retrying at the next heartbeat")
 
     async def purge_expired(self, batch: int = 500) -> int:
-        """Deletes every finished task past its retention, in batches; running tasks
-        have no expiry and are never touched."""
-        total = 0
-        while ids := await self.store.purgeable(utcnow(), limit=batch):
-            await self.runner.remove(ids)
-            total += len(ids)
-            if len(ids) < batch:
-                break
-        if total:
-            log.info("purged %d finished task(s) past their retention", total)
-        return total
+        return await purge_expired(self.store, self.runner.remove, batch)
 
     def _require_started(self) -> None:
         if not self.started:
@@ -278,26 +270,18 @@ class Engine:
         if not spec.is_static and client is None:
             raise instance_task_needs_token(spec)
         if idempotency_key is None:
-            return await self.runner.launch(spec, args, owner=client, retry_of=retry_of), True
-        key = f"{client or '-'}:{idempotency_key}"
-        async with self._idempotency_lock:  # one worker: no race; several: the unique index decides
-            existing = await self.store.find_idempotent(key)
-            if existing is None:
-                try:
-                    return await self.runner.launch(spec, args, owner=client, idempotency_key=key), True
-                except IntegrityError:
-                    existing = await self.store.find_idempotent(key)
-                    if existing is None:
-                        raise
-            if existing.args_hash != args_fingerprint(spec, args):
-                raise Conflict(
-                    "this Idempotency-Key was already used for another task or other arguments",
-                    hint="use a new key for a different request",
-                )
-            return await self.runner.snapshot(existing.id), False
+            return await self.runner.launch(spec, args, client=client, retry_of=retry_of), True
+        key = scoped_key(client, idempotency_key)
+        return await self.idempotent.start_once(
+            spec,
+            args,
+            key,
+            launch=lambda: self.runner.launch(spec, args, client=client, idempotency_key=key),
+            snapshot=self.runner.snapshot,
+        )
 
     async def rerun(self, task_id: str, access: Access = ANONYMOUS) -> TaskSnapshot:
-        """A new run of an ended task: same state, task, arguments and owner."""
+        """A new run of an ended task: same state, task, arguments and client."""
         snap = await self.snapshot(task_id, access)
         if not snap.is_terminal:
             raise Conflict(f"task {task_id!r} is still running ({snap.status})", hint="re-run it once it has ended")
@@ -306,7 +290,7 @@ class Engine:
             raise UnknownTaskId(f"unknown task id {task_id!r}")
         spec = self.registry.get(record.state, record.task)
         args = spec.parse_args(record.args) if spec.args_model is not None else None
-        return (await self.submit(spec, args, record.owner, retry_of=task_id))[0]
+        return (await self.submit(spec, args, record.client, retry_of=task_id))[0]
 
     # -- reads ------------------------------------------------------------------
 
@@ -316,6 +300,35 @@ class Engine:
         if not access.allows(snap):
             raise UnknownTaskId(f"unknown task id {task_id!r}")
         return snap
+
+    async def inspect(self, task_id: str, access: Access = ANONYMOUS) -> TaskInspection:
+        """A task with its arguments, worker and durable events, if the caller may see it."""
+        snap = await self.snapshot(task_id, access)
+        events = await self.durable_events(task_id)
+        record = await self.store.get_task(task_id)
+        return TaskInspection(
+            snapshot=snap,
+            args=record.args if record else None,
+            worker_id=record.worker_id if record else None,
+            events=events,
+        )
+
+    async def newest_logs(self, task_ids: list[str], limit: int) -> dict[str, list[TaskEvent]]:
+        """The newest `limit` log events of each task, oldest first (callers checked access)."""
+        return await self.store.newest_logs(task_ids, limit)
+
+    async def readiness(self) -> dict[str, str]:
+        """ "ok" or why not, for the store and the bus."""
+        results: dict[str, str] = {}
+        for name, check in (("store", self.store.ping), ("bus", self.bus.ping)):
+            try:
+                if not self.started:
+                    raise RuntimeError("engine not started")
+                await check()
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {exc}"
+        return results
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskSnapshot]:
         self._require_started()
@@ -355,8 +368,8 @@ class Engine:
         if access.anonymous:
             raise token_required("listing tasks")
         if access.admin:
-            return TaskQuery(all_owners=True, **filters)
-        return TaskQuery(owner=access.client, **filters)
+            return TaskQuery(all_clients=True, **filters)
+        return TaskQuery(caller_client=access.client, **filters)
 
     async def events(self, task_id: str, access: Access = ANONYMOUS) -> list[TaskEvent]:
         """A task's durable events so far: logs, messages, artifacts, custom events, its end."""
@@ -374,7 +387,7 @@ class Engine:
 
     async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
         """A client's tasks (in a state, or all), newest first."""
-        return await self.list_tasks(TaskQuery(owner=client, state=state, limit=limit))
+        return await self.list_tasks(TaskQuery(caller_client=client, state=state, limit=limit))
 
     async def client_events_after(self, client: str, after: int, state: str | None) -> list[TaskEvent]:
         return await self.store.client_events_after(client, after, state)

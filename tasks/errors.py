@@ -73,10 +73,16 @@ class ServiceUnavailable(TaskError):
     http_status = 503
 
 
-class TooManyTasks(TaskError):
-    code = "concurrency_limit"
+class RetryLater(TaskError):
+    """429: the same request may succeed after `retry_after` seconds (sent as Retry-After)."""
+
+    code = "retry_later"
     http_status = 429
 
     def __init__(self, message: str, *, retry_after: int = 1, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+
+
+class TooManyTasks(RetryLater):
+    code = "concurrency_limit"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -90,7 +91,7 @@ class TaskSnapshot(BaseModel):
             timestamp=as_utc(record.updated_at) or utcnow(),
             state=record.state,
             task=record.task,
-            client=record.owner,
+            client=record.client,
             message=record.message,
             error=record.error,
             error_code=record.error_code,
@@ -156,3 +157,13 @@ class TaskEvent(BaseModel):
         cls, task_id: str, event_id: int, type_: str, timestamp: datetime, data: dict[str, Any]
     ) -> TaskEvent:
         return cls(id=event_id, task_id=task_id, type=type_, timestamp=as_utc(timestamp), **(data or {}))
+
+
+@dataclass(frozen=True)
+class TaskInspection:
+    """Everything known about one task: what its detail page and `GET /api/tasks/<id>` show."""
+
+    snapshot: TaskSnapshot
+    args: Any
+    worker_id: str | None
+    events: list[TaskEvent]

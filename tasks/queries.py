@@ -38,8 +38,8 @@ class TaskQuery:
     (created_at, id): stable while new tasks are inserted, since a cursor names a
     position, not an offset."""
 
-    owner: str | None = None  # the caller's scope: a client's tasks, or tokenless ones (None)
-    all_owners: bool = False  # an admin: every owner, optionally narrowed by `client`
+    caller_client: str | None = None  # the caller's scope: a client's tasks, or tokenless ones (None)
+    all_clients: bool = False  # an admin: every client's, optionally narrowed by `client`
     client: str | None = None  # admin filter: one client's tasks, or DIRECT for tokenless ones
     state: str | None = None
     task: str | None = None
@@ -60,10 +60,11 @@ def conditions(table: Table, query: TaskQuery, dialect: str, time_index: bool = 
     index, for reads that another index (or a plain scan) serves better."""
     c = table.c
     where: list[ColumnElement[bool]] = []
-    if not query.all_owners:
-        where.append(c.owner == query.owner if query.owner is not None else c.owner.is_(None))
+    if not query.all_clients:
+        who = query.caller_client
+        where.append(c.client == who if who is not None else c.client.is_(None))
     elif query.client is not None:
-        where.append(c.owner.is_(None) if query.client == DIRECT else c.owner == query.client)
+        where.append(c.client.is_(None) if query.client == DIRECT else c.client == query.client)
     if query.state is not None:
         where.append(c.state == query.state)
     if query.task is not None:

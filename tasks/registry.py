@@ -30,14 +30,11 @@ class TaskSpec:
     fn: Callable[..., Any]
     is_static: bool
     options: TaskOptions
-    owner_class: type
+    state_class: type
     args_param: str | None = None
     args_model: type[BaseModel] | None = None
-    args_default: Any = _NO_DEFAULT
-
-    @property
-    def requires_args(self) -> bool:
-        return self.args_model is not None and self.args_default is _NO_DEFAULT
+    args_default: BaseModel | None = None
+    requires_args: bool = False
 
     @property
     def doc(self) -> str:
@@ -83,7 +80,7 @@ class StateSpec:
     readme: str | None = None
 
 
-def _args_parameter(fn: Callable[..., Any], is_static: bool) -> tuple[str | None, Any, Any]:
+def _args_parameter(fn: Callable[..., Any], is_static: bool) -> tuple[str | None, type[BaseModel] | None, Any]:
     params = list(inspect.signature(fn).parameters.values())[1 if is_static else 2 :]
     if not params:
         return None, None, _NO_DEFAULT
@@ -93,11 +90,17 @@ def _args_parameter(fn: Callable[..., Any], is_static: bool) -> tuple[str | None
     model = hints.get(params[0].name)
     if not (inspect.isclass(model) and issubclass(model, BaseModel)):
         raise TypeError(f"{fn.__qualname__}: annotate {params[0].name!r} with a pydantic model")
-    return params[0].name, model, params[0].default
+    default = params[0].default
+    if default is not _NO_DEFAULT and default is not None and not isinstance(default, model):
+        raise TypeError(f"{fn.__qualname__}: the default of {params[0].name!r} must be None or a {model.__name__}")
+    return params[0].name, model, default
 
 
 def _read_readme(module: ModuleType) -> str | None:
-    path = Path(module.__file__ or "")
+    file = getattr(module, "__file__", None)  # built-in or generated modules have none
+    if not file:
+        return None
+    path = Path(file)
     candidates = [path.parent / "README.md"] if path.name == "__init__.py" else [path.with_suffix(".md")]
     for candidate in candidates:
         if candidate.is_file():
@@ -153,10 +156,11 @@ class Registry:
                 fn=fn,
                 is_static=is_static,
                 options=options,
-                owner_class=cls,
+                state_class=cls,
                 args_param=param,
                 args_model=model,
-                args_default=default,
+                args_default=None if default is _NO_DEFAULT else default,
+                requires_args=model is not None and default is _NO_DEFAULT,
             )
         if state.name in self._states and self._states[state.name].module != module.__name__:
             raise TypeError(f"state name {state.name!r} is used by two modules")

@@ -11,15 +11,10 @@ sees a terminal status (on any worker) also finds its terminal event.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import random
-import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,12 +24,17 @@ from tasks.bus import Bus
 from tasks.context import TaskContext
 from tasks.errors import UnknownTaskId
 from tasks.events import EventType, TaskEvent, TaskSnapshot, utcnow
+from tasks.idempotency import args_fingerprint
 from tasks.ids import EventClock, new_task_id
 from tasks.jsondata import UnsafeJson, check_json, clean_text
 from tasks.limits import Limits
+from tasks.live import LiveTask, Outcome, TaskEnded
 from tasks.outbox import Outbox
-from tasks.processes import ProcessGroups
 from tasks.registry import TaskSpec
+from tasks.results import ResultNotSerializable, json_result
+from tasks.retention import purge_after
+from tasks.retries import RETRYABLE_CODE, retry_delay, should_retry
+from tasks.rows import row_state, search_text
 from tasks.settings import Settings
 from tasks.status import LogLevel, TaskStatus
 from tasks.store import Store
@@ -42,98 +42,6 @@ from tasks.tables import TaskRecord
 from tasks.workers import topics
 
 log = logging.getLogger("spyglass.runner")
-
-MUTABLE_COLUMNS = (
-    "status",
-    "progress",
-    "message",
-    "result",
-    "error",
-    "error_code",
-    "started_at",
-    "finished_at",
-    "updated_at",
-    "last_event_id",
-    "purge_after",
-    "attempt",
-    "cancel_requested_at",
-    "search_text",
-    "duration_seconds",
-)
-MAX_SEARCH_TEXT = 8192
-
-
-def search_text(record: TaskRecord, args_json: str) -> str:
-    """What the dashboard's search looks in, lowercased once when written."""
-    result = "" if record.result is None else json.dumps(record.result, separators=(",", ":"))
-    parts = (record.id, args_json, record.message or "", result[:MAX_SEARCH_TEXT], record.error or "")
-    return "\n".join(parts).lower()[: MAX_SEARCH_TEXT * 2]
-
-
-def row_state(record: TaskRecord, args_json: str) -> dict[str, Any]:
-    """Every column that changes while a task runs: one shape, so a batch of
-    updates is a single executemany."""
-    record.search_text = search_text(record, args_json)
-    return {column: getattr(record, column) for column in MUTABLE_COLUMNS}
-
-
-class TaskEnded(asyncio.CancelledError):
-    """Raised into a task that keeps calling its context after it was force-ended."""
-
-
-@dataclass
-class LiveTask:
-    """A task this worker runs: the in-memory truth until its terminal row is committed."""
-
-    record: TaskRecord
-    spec: TaskSpec
-    args: BaseModel | None
-    outbox: Outbox
-    args_json: str = ""
-    handle: asyncio.Task[None] | None = None
-    inbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
-    artifacts: set[str] = field(default_factory=set)
-    processes: ProcessGroups | None = None
-    ended: bool = False  # its end is recorded (or being recorded): ignore what it still says
-    force_timer: asyncio.TimerHandle | None = None
-    # Proves a Reflex event that runs an instance task was sent by the engine.
-    launch_nonce: str = field(default_factory=lambda: secrets.token_hex(16))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: TaskStatus
-    result: Any = None
-    error: str | None = None
-    code: str | None = None
-    hint: str | None = None
-
-
-def args_fingerprint(spec: TaskSpec, args: BaseModel | None) -> str:
-    """What an idempotent repeat must match: the same task with the same arguments."""
-    payload = json.dumps([spec.state, spec.name, args.model_dump(mode="json") if args else None], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class ResultNotSerializable(TypeError):
-    pass
-
-
-def json_result(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    try:
-        json.dumps(value, allow_nan=False)
-        return check_json(value, "the result")
-    except (TypeError, ValueError) as exc:
-        raise ResultNotSerializable(
-            f"the task returned a {type(value).__name__}, which is not JSON-serialisable: {exc}"
-        ) from None
-
-
-def retry_delay(backoff: float, failed_attempt: int) -> float:
-    """Doubles with each failed attempt, with ±25% jitter so retries of many tasks spread out."""
-    return backoff * 2 ** (failed_attempt - 1) * random.uniform(0.75, 1.25)
 
 
 class Runner:
@@ -221,7 +129,7 @@ class Runner:
         self,
         spec: TaskSpec,
         args: BaseModel | None,
-        owner: str | None = None,
+        client: str | None = None,
         idempotency_key: str | None = None,
         retry_of: str | None = None,
     ) -> TaskSnapshot:
@@ -236,7 +144,7 @@ class Runner:
             args=args.model_dump(mode="json") if args is not None else None,
             status=TaskStatus.PENDING.value,
             progress=0.0,
-            owner=owner,
+            client=client,
             idempotency_key=idempotency_key,
             args_hash=args_fingerprint(spec, args) if idempotency_key else None,
             worker_id=self.worker_id,
@@ -480,7 +388,7 @@ class Runner:
         retries = live.spec.options.retries
         while True:
             outcome = await self._attempt(live, call)
-            if outcome.code != "task_failed" or record.attempt > retries or live.ended:
+            if live.ended or not should_retry(outcome, record.attempt, retries):
                 break
             if not await self._wait_to_retry(live, outcome):
                 outcome = self._stopped_outcome()
@@ -496,7 +404,7 @@ class Runner:
             return self._stopped_outcome()
         except Exception as exc:
             log.exception("task %s.%s (%s) raised", record.state, record.task, record.id)
-            return Outcome(TaskStatus.ERROR, error=clean_text(str(exc) or type(exc).__name__), code="task_failed")
+            return Outcome(TaskStatus.ERROR, error=clean_text(str(exc) or type(exc).__name__), code=RETRYABLE_CODE)
         finally:
             if live.processes is not None:
                 await live.processes.stop_all()
@@ -598,8 +506,7 @@ class Runner:
         final.finished_at = final.updated_at = now
         if final.started_at is not None:
             final.duration_seconds = (now - final.started_at).total_seconds()
-        retention = live.spec.options.retention or self.settings.retention_seconds
-        final.purge_after = now + timedelta(seconds=retention)
+        final.purge_after = purge_after(live.spec, self.settings.retention_seconds, now)
         if outcome.error is not None:
             final.message = outcome.error
         final.last_event_id = self.clock.next(floor=final.last_event_id)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
 class Settings(BaseSettings):
@@ -54,7 +57,12 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = Field(default=60, gt=0)
     max_artifact_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, gt=0)
-    sse_heartbeat_seconds: float = Field(default=15, gt=0)
+    sse_keepalive_seconds: float = Field(
+        default=15,
+        gt=0,
+        validation_alias=AliasChoices("SPYGLASS_SSE_KEEPALIVE_SECONDS", "SPYGLASS_SSE_HEARTBEAT_SECONDS"),
+        description="Idle SSE streams get a `: keepalive` comment this often (the old name still works).",
+    )
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_dead_after_seconds: float = Field(default=20.0, gt=0)
     progress_flush_seconds: float = Field(default=0.1, ge=0)
@@ -63,15 +71,9 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         """The URL with an async driver, whatever form the user gave it in."""
-        url = self.database_url or f"sqlite:///{(self.data_dir / 'spyglass.db').resolve()}"
-        for plain, driver in (
-            ("sqlite://", "sqlite+aiosqlite://"),
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("postgres://", "postgresql+asyncpg://"),
-        ):
-            if url.startswith(plain):
-                return driver + url[len(plain) :]
-        return url
+        url = make_url(self.database_url or f"sqlite:///{(self.data_dir / 'spyglass.db').resolve()}")
+        driver = ASYNC_DRIVERS.get(url.drivername)
+        return (url.set(drivername=driver) if driver else url).render_as_string(hide_password=False)
 
     @property
     def extra_state_modules(self) -> list[str]:

@@ -401,12 +401,12 @@ class Store:
         async with self.engine.connect() as conn:
             return [row[0] for row in await conn.execute(query)]
 
-    async def client_events_after(self, owner: str, after: int, state: str | None = None) -> list[TaskEvent]:
+    async def client_events_after(self, client: str, after: int, state: str | None = None) -> list[TaskEvent]:
         """Durable events of a client's tasks after an id (client-stream resume)."""
         query = (
             select(EVENT)
             .join(TASK, TASK.c.id == EVENT.c.task_id)
-            .where(TASK.c.owner == owner, EVENT.c.id > after)
+            .where(TASK.c.client == client, EVENT.c.id > after)
             .order_by(EVENT.c.id)
             .limit(10_000)
         )

@@ -25,16 +25,16 @@ class TaskRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_task_state_task_created", "state", "task", "created_at"),
         Index("ix_task_status", "status"),
-        Index("ix_task_owner", "owner"),
+        Index("ix_task_client", "client"),
         Index("ix_task_created_id", "created_at", "id"),
         Index("ix_task_purge_after", "purge_after"),
         Index("ix_task_idempotency_key", "idempotency_key", unique=True),
         Index("ix_task_worker_id", "worker_id"),
         # The charts' reads (tasks/queries.py) are index-only scans of these three:
         # a task row is wide (arguments, result, search text), an index entry is not.
-        Index("ix_task_stats", "created_at", "status", "owner", "state", "task"),
-        Index("ix_task_finished", "finished_at", "status", "owner", "state", "task"),
-        Index("ix_task_durations", "state", "task", "duration_seconds", "created_at", "owner", "status"),
+        Index("ix_task_stats", "created_at", "status", "client", "state", "task"),
+        Index("ix_task_finished", "finished_at", "status", "client", "state", "task"),
+        Index("ix_task_durations", "state", "task", "duration_seconds", "created_at", "client", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -47,7 +47,7 @@ class TaskRecord(SQLModel, table=True):
     result: Any = Field(default=None, sa_column=Column(JSON))
     error: str | None = None
     error_code: str | None = Field(default=None, max_length=64)
-    owner: str | None = Field(default=None, max_length=64)
+    client: str | None = Field(default=None, max_length=64)
     worker_id: str | None = Field(default=None, max_length=64)
     last_event_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     created_at: datetime | None = _utc_column(nullable=False)

@@ -15,10 +15,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tasks.errors import TooManyTasks
+from tasks.errors import RetryLater
 
 
-class LoginThrottled(TooManyTasks):
+class LoginThrottled(RetryLater):
     code = "too_many_logins"
 
 

@@ -34,13 +34,13 @@ PROCESS_STARTED = utcnow()
 
 def topics(record: TaskRecord) -> tuple[str, ...]:
     """Where a task's events go: its own stream, the all-tasks feed, its client's feeds."""
-    if record.owner is None:
+    if record.client is None:
         return (task_topic(record.id), ALL_TASKS_TOPIC)
     return (
         task_topic(record.id),
         ALL_TASKS_TOPIC,
-        client_topic(record.owner, record.state),
-        client_topic(record.owner),
+        client_topic(record.client, record.state),
+        client_topic(record.client),
     )
 
 
@@ -50,7 +50,7 @@ class WorkerInfo(BaseModel):
     id: str
     hostname: str
     pid: int
-    state: Literal["alive", "stopped", "dead"]
+    status: Literal["alive", "stopped", "dead"]
     started_at: datetime
     heartbeat_at: datetime
     stopped_at: datetime | None = None
@@ -119,22 +119,22 @@ class WorkerMonitor:
         infos = []
         for worker in await self.store.workers(include_stopped=True):
             if worker.stopped_at is None:
-                state: Literal["alive", "stopped", "dead"] = "alive" if self.is_alive(worker, cutoff) else "dead"
+                status: Literal["alive", "stopped", "dead"] = "alive" if self.is_alive(worker, cutoff) else "dead"
             else:
-                state = "stopped" if worker.stop_reason == "stopped" else "dead"
+                status = "stopped" if worker.stop_reason == "stopped" else "dead"
             infos.append(
                 WorkerInfo(
                     id=worker.id,
                     hostname=worker.hostname,
                     pid=worker.pid,
-                    state=state,
+                    status=status,
                     started_at=as_utc(worker.started_at) or utcnow(),
                     heartbeat_at=as_utc(worker.heartbeat_at) or utcnow(),
                     stopped_at=as_utc(worker.stopped_at),
                     **counts.get(worker.id, {}),
                 )
             )
-        infos.sort(key=lambda w: (w.state != "alive", w.hostname, w.started_at))
+        infos.sort(key=lambda w: (w.status != "alive", w.hostname, w.started_at))
         return infos
 
     async def interrupt_orphans(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,11 +13,10 @@ os.environ["__REFLEX_SKIP_COMPILE"] = "true"
 
 from starlette.testclient import TestClient
 
+from harness.databases import REDIS_URL, create_database, drop_database
 from tasks.engine import Engine, get_engine
 from tasks.settings import Settings
 
-POSTGRES_ADMIN_URL = os.environ.get("SPYGLASS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SPYGLASS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -50,19 +48,14 @@ def client(asgi_app: object, tmp_path: Path) -> Iterator[TestClient]:
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    import asyncpg
-
     try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        url = await create_database("spyglass_test")
     except Exception as exc:
         require_service("PostgreSQL", exc)
-    name = f"spyglass_test_{secrets.token_hex(6)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
 
 
 @pytest.fixture

@@ -209,7 +209,7 @@ async def test_stats_agree_on_both_stores(engine: Engine) -> None:
         for i in range(10)
     ]
     await asyncio.gather(*(engine.store.insert_task(r.model_dump()) for r in rows))
-    query = TaskQuery(all_owners=True)
+    query = TaskQuery(all_clients=True)
     stats = await engine.task_stats(query, since=base, until=base + timedelta(hours=1))
     assert stats.total == 10 and stats.bucket == "minute" and len(stats.throughput) == 60
     assert [p.started for p in stats.throughput[:11]] == [1] * 10 + [0]
@@ -220,17 +220,17 @@ async def test_stats_agree_on_both_stores(engine: Engine) -> None:
     assert [(s.status, s.tasks) for s in stats.by_status if s.tasks] == [("Completed", 10)]
     # A search reads its rows in one scan on SQLite: the same percentiles (of 1, 3, 5, 7, 9).
     searched = await engine.task_stats(
-        TaskQuery(all_owners=True, search="even"), since=base, until=base + timedelta(hours=1)
+        TaskQuery(all_clients=True, search="even"), since=base, until=base + timedelta(hours=1)
     )
     (even,) = searched.durations
     assert searched.total == 5 and even.finished == 5 and even.p50 == 5.0 and abs(even.p90 - 8.2) < 0.01
     errors = await engine.task_stats(
-        TaskQuery(all_owners=True, statuses=("Error",)), since=base, until=base + timedelta(hours=1)
+        TaskQuery(all_clients=True, statuses=("Error",)), since=base, until=base + timedelta(hours=1)
     )
     assert errors.total == 0 and errors.durations == [] and sum(p.finished for p in errors.throughput) == 0
     hourly = await engine.task_stats(query, since=base - timedelta(hours=5), until=base + timedelta(hours=5))
     assert hourly.bucket == "hour" and [p.started for p in hourly.throughput if p.started] == [10]
-    assert await engine.count_tasks(TaskQuery(all_owners=True, search="noop")) == 0  # the name is not searched
+    assert await engine.count_tasks(TaskQuery(all_clients=True, search="noop")) == 0  # the name is not searched
 
 
 async def test_a_zero_timeout_receive_returns_a_waiting_message_at_once(engine: Engine) -> None:

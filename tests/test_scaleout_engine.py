@@ -168,5 +168,5 @@ async def test_a_dead_workers_tasks_are_interrupted_by_the_survivor(workers: tup
         live.ended = True  # its coroutine stops reporting
     final = await asyncio.wait_for(b.wait(task_id, 10), 15)
     assert final.status == "Interrupted" and final.error_code == "interrupted"
-    states = {w.id: w.state for w in await b.workers.overview()}
-    assert states[a.worker_id] == "dead" and states[b.worker_id] == "alive"
+    statuses = {w.id: w.status for w in await b.workers.overview()}
+    assert statuses[a.worker_id] == "dead" and statuses[b.worker_id] == "alive"

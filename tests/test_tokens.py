@@ -146,11 +146,15 @@ def test_an_instance_task_writes_to_its_clients_state_seen_only_by_sessions_that
         await (await reflex_app.event_processor.enqueue(browser, event))
 
     async def log_in_as_admin(browser: str) -> None:
+        """Through the login form's event, as the browser does: Reflex resets a new
+        session's browser storage on its first event, so the session is set after."""
         from states.admin_session import AdminSessionState
 
-        session = await get_engine().admins.login("root", "correct horse battery staple", "test")
-        async with reflex_app.modify_state(BaseStateToken(ident=browser, cls=AdminSessionState)) as root:
-            (await root.get_state(AdminSessionState)).session = session.token
+        form = {"user": "root", "password": "correct horse battery staple"}
+        event = Event(
+            name=f"{AdminSessionState.get_full_name()}.login", payload={"form": form}, router_data={"token": browser}
+        )
+        await (await reflex_app.event_processor.enqueue(browser, event))
 
     async def counter_as_seen_by(session: str) -> tuple[int, list[str]]:
         async with reflex_app.modify_state(BaseStateToken(ident=session, cls=CounterState)) as root:

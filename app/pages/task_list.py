@@ -15,7 +15,7 @@ from tasks.engine import get_engine
 
 def _panels() -> rx.Component:
     specs = [spec for spec in get_engine().registry.states() if spec.tasks]
-    panels = [next(iter(spec.tasks.values())).owner_class.panel(spec.name) for spec in specs]
+    panels = [next(iter(spec.tasks.values())).state_class.panel(spec.name) for spec in specs]
     return rx.grid(*panels, columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="3", width="100%")
 
 

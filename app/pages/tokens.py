@@ -16,9 +16,9 @@ def _row(row: TokenRow) -> rx.Component:
         rx.table.cell(row.client, data_label="Client"),
         rx.table.cell(
             rx.badge(
-                rx.cond(row.state == "active", rx.icon("circle-check", size=12), rx.icon("ban", size=12)),
-                row.state,
-                color_scheme=rx.cond(row.state == "active", "green", "gray"),
+                rx.cond(row.status == "active", rx.icon("circle-check", size=12), rx.icon("ban", size=12)),
+                row.status,
+                color_scheme=rx.cond(row.status == "active", "green", "gray"),
             ),
             data_label="State",
         ),
@@ -32,7 +32,7 @@ def _row(row: TokenRow) -> rx.Component:
         ),
         rx.table.cell(
             rx.cond(
-                row.state == "active",
+                row.status == "active",
                 rx.button(
                     "Revoke",
                     on_click=TokenAdminState.revoke(row.id),
@@ -47,7 +47,7 @@ def _row(row: TokenRow) -> rx.Component:
         ),
         class_name="token-row",
         data_client=row.client,
-        data_state=row.state,
+        data_status=row.status,
     )
 
 

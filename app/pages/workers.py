@@ -30,12 +30,12 @@ def _row(worker: WorkerRow) -> rx.Component:
         rx.table.cell(
             rx.badge(
                 rx.match(
-                    worker.state,
+                    worker.status,
                     ("alive", rx.icon("heart-pulse", size=12, aria_hidden="true")),
                     ("dead", rx.icon("skull", size=12, aria_hidden="true")),
                     rx.icon("circle-stop", size=12, aria_hidden="true"),
                 ),
-                worker.state,
+                worker.status,
                 color_scheme=worker.color,
                 variant="soft",
             ),
@@ -49,7 +49,7 @@ def _row(worker: WorkerRow) -> rx.Component:
         rx.table.cell(worker.finished, data_label="Finished"),
         class_name="worker-row",
         data_worker=worker.id,
-        data_state=worker.state,
+        data_status=worker.status,
     )
 
 

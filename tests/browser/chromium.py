@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from tests.support.server import ROOT, Server
+from harness.server import ROOT, Server
 
 ADMIN, PASSWORD = "root", "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from harness.server import Server
 from tests.browser.chromium import ADMIN, PASSWORD, Api, launch, log_in, new_context
-from tests.support.server import Server
 
 
 @pytest.fixture(scope="package")

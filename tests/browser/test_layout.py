@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import Api, no_horizontal_scroll, row, shoot
-from tests.support.server import Server
 
 PAGES = {
     "tasks": "/admins/tasks/",

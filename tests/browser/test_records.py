@@ -7,8 +7,8 @@ import secrets
 
 from playwright.sync_api import Locator, Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import Api, choose
-from tests.support.server import Server
 
 
 def tick(page: Page, task_id: str) -> Locator:

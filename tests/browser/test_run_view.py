@@ -9,8 +9,8 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import Api, choose, shoot
-from tests.support.server import Server
 
 
 def open_run(page: Page, server: Server, task_id: str) -> None:

@@ -8,8 +8,8 @@ import re
 import httpx
 from playwright.sync_api import Browser, expect
 
+from harness.server import Server
 from tests.browser.chromium import ADMIN, Api, log_in, new_context, no_horizontal_scroll, row, shoot
-from tests.support.server import Server
 
 
 def test_an_unauthenticated_visit_logs_in_and_returns_to_the_page_asked_for(

@@ -7,8 +7,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import Api, choose
-from tests.support.server import Server
 
 
 def open_start(page: Page, server: Server) -> None:

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from playwright.sync_api import Browser, Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import Api, choose, log_in, new_context, row
-from tests.support.server import Server
 
 
 def open_list(page: Page, server: Server, query: str = "") -> None:

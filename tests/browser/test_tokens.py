@@ -8,8 +8,8 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
+from harness.server import Server
 from tests.browser.chromium import no_horizontal_scroll, shoot
-from tests.support.server import Server
 
 
 def open_tokens(page: Page, server: Server) -> None:
@@ -38,7 +38,7 @@ def test_creating_copying_and_revoking_a_token(page: Page, viewport: str, dashbo
 
     token_row = page.locator(f'.token-row[data-client="{client}"]')
     token_row.locator(".revoke").click()
-    expect(token_row).to_have_attribute("data-state", "revoked")
+    expect(token_row).to_have_attribute("data-status", "revoked")
     assert httpx.post(f"{dashboard_server.base_url}/api/fast_tasks/tasks/{token}/start/noop").status_code == 401
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import Server
+from harness.server import Server
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 from reflex.state import State
 from reflex_base.utils.format import format_event_handler
 
+from harness.server import Server
 from tests.support.reflex_socket import ReflexSocket
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

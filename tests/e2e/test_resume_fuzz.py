@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.support.server import Server
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from tests.support.server import Server
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 

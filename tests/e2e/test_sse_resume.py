@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.server import Server
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.support.server import ROOT, Server
+from harness.server import ROOT, Server
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from harness.server import Server
 from tests.browser.chromium import launch, log_in, new_context
-from tests.support.server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

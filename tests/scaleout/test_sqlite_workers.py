@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.support.server import Server
+from harness.server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import websockets
 
+from harness.server import Server
 from tests.e2e.test_resume_fuzz import LINES, drop_and_resume, read_sse
 from tests.scaleout.conftest import ADMIN, PASSWORD
-from tests.support.server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -157,7 +157,7 @@ def test_the_schema_was_migrated_exactly_once(hosts: tuple[Server, Server]) -> N
         log = host.log()
         assert "already exists" not in log and "Traceback" not in log
     workers = httpx.get(f"{a.base_url}/api/admin/workers", headers=admin_headers(a)).json()
-    assert len([w for w in workers if w["state"] == "alive"]) >= 4  # both hosts' workers share the store
+    assert len([w for w in workers if w["status"] == "alive"]) >= 4  # both hosts' workers share the store
 
 
 def test_sigkill_of_one_worker_interrupts_its_tasks_within_30_s_and_the_host_keeps_serving(
@@ -195,7 +195,9 @@ def test_sigkill_of_one_worker_interrupts_its_tasks_within_30_s_and_the_host_kee
                 assert httpx.get(f"{a.base_url}/api/fast_tasks/task/result/{task_id}").json()["status"] == "Processing"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # the respawned worker joins
-        alive = [w for w in httpx.get(f"{a.base_url}/api/admin/workers", headers=admin).json() if w["state"] == "alive"]
+        alive = [
+            w for w in httpx.get(f"{a.base_url}/api/admin/workers", headers=admin).json() if w["status"] == "alive"
+        ]
         if len(alive) >= 10:
             break
         time.sleep(0.5)

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.server import free_port
+from harness.server import free_port
 
 
 class PrivateRedis:

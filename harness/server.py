@@ -1,4 +1,5 @@
-"""Starts the real server the way the README does (`scripts/run.sh`, i.e. `make run`)."""
+"""Starts the real server the way the README does (`scripts/run.sh`, i.e. `make run`),
+for the end-to-end tests and the benchmark alike."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -101,16 +102,38 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def rss_bytes(self) -> int:
-        """Resident memory of every process in the server's group (supervisor + workers)."""
+    def group_pids(self) -> list[int]:
+        """Every process of the server's group: the supervisor and its backend workers."""
         if self.process is None:
-            return 0
-        total = 0
-        for status in Path("/proc").glob("[0-9]*/stat"):
+            return []
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = status.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == self.process.pid:  # field 5: process group id
-                    total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss pages
-            except (OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
                 continue
-        return total
+            if int(fields[2]) == self.process.pid:  # field 5: process group id
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def workers(self) -> int:
+        """Backend workers serving requests (the supervisor is not one, unless alone)."""
+        return max(1, len(self.group_pids()) - 1)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the whole group (supervisor + workers)."""
+        return sum(_proc_field(pid, 21) for pid in self.group_pids()) * os.sysconf("SC_PAGE_SIZE")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the whole group."""
+        ticks = sum(_proc_field(pid, 11) + _proc_field(pid, 12) for pid in self.group_pids())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_field(pid: int, index: int) -> int:
+    """A numeric field of /proc/<pid>/stat, counted after the command name (0 = state);
+    0 once the process is gone."""
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[index])
+    except (OSError, IndexError, ValueError):
+        return 0

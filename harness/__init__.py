@@ -1,0 +1,1 @@
+"""Real SpyGlass servers and throwaway databases, launched for the tests and the benchmark."""
