@@ -33,13 +33,15 @@ def create_api(engine: Engine) -> SpyGlassAPI:
         redoc_url=None,
     )
     install_error_handlers(api)
+    # Matched in this order: the hot paths (health checks, result reads) first, the
+    # per-task start routes (many) last.
     routers: list[APIRouter] = [
-        admin_api.router,
-        catalog.router,
-        lifecycle.router,
-        start_router(engine.registry),
-        results.router,
         service.router,
+        results.router,
+        lifecycle.router,
+        catalog.router,
+        admin_api.router,
+        start_router(engine.registry),
     ]
     for router in routers:
         api.include_router(router, max_body_size=engine.settings.max_body_bytes)

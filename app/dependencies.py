@@ -20,8 +20,9 @@ from tasks.engine import Engine, get_engine
 from tasks.errors import TokenRequired
 
 
-def current_engine() -> Engine:
-    """The process's engine: one per worker, shared by routes and dashboard states."""
+async def current_engine() -> Engine:
+    """The process's engine: one per worker, shared by routes and dashboard states.
+    (Async, as every dependency here: FastAPI runs a plain `def` in a thread.)"""
     return get_engine()
 
 
@@ -83,7 +84,7 @@ async def admin_user(engine: EngineDep, token: TokenDep) -> str:
 AdminDep = Annotated[str, Depends(admin_user)]
 
 
-def resume_point(
+async def resume_point(
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="What browsers send on reconnect; wins over ?after=.")
     ] = None,

@@ -78,8 +78,8 @@ async def pump(
 router = APIRouter()
 
 
-def _resume_point(ws: WebSocket) -> int | None:
-    return resume_point(ws.headers.get("last-event-id"), ws.query_params.get("after"))
+async def _resume_point(ws: WebSocket) -> int | None:
+    return await resume_point(ws.headers.get("last-event-id"), ws.query_params.get("after"))
 
 
 async def _open_client_socket(
@@ -90,7 +90,7 @@ async def _open_client_socket(
     try:
         engine.registry.state(state)
         client = await engine.authenticate(client_token)
-        after = _resume_point(ws)
+        after = await _resume_point(ws)
     except TaskError as exc:
         await close_with_error(ws, exc)
         return None
@@ -106,7 +106,7 @@ async def task_ws(ws: WebSocket, engine: EngineDep, state: str, task_id: str) ->
         engine.registry.state(state)
         token = bearer_token(ws.headers)
         access = await engine.access_for(token, state)
-        after = _resume_point(ws)
+        after = await _resume_point(ws)
     except TaskError as exc:
         await close_with_error(ws, exc)
         return
