@@ -3,9 +3,10 @@ router per resource, each in the module named after it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app import admin_api, catalog, lifecycle, results, service, websockets
+from app.dependencies import declared_body_within_limit
 from app.errors import install_error_handlers
 from app.fallback import fallback_router
 from app.openapi import SpyGlassAPI
@@ -44,7 +45,9 @@ def create_api(engine: Engine) -> SpyGlassAPI:
         start_router(engine.registry),
     ]
     for router in routers:
-        api.include_router(router, max_body_size=engine.settings.max_body_bytes)
+        api.include_router(
+            router, max_body_size=engine.settings.max_body_bytes, dependencies=[Depends(declared_body_within_limit)]
+        )
     api.include_router(websockets.router)
     api.include_router(fallback_router(routers))
     api.add_middleware(UnknownWebSocketPaths, known_prefixes=("/ws/", REFLEX_SOCKET_PATH))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.dependencies import EngineDep
+from app.dependencies import AccessDep, EngineDep
+from app.errors import error_responses
 from app.schemas import Catalog, StateInfo, TaskInfo
 from tasks.registry import TaskSpec
 
@@ -18,8 +19,14 @@ def start_path(spec: TaskSpec) -> str:
     return f"/api/{spec.state}/tasks/{{client_token}}/start/{spec.name}"
 
 
-@router.get("/api/catalog", response_model=Catalog, summary="Every state and task, with its args JSON schema")
-async def catalog(engine: EngineDep) -> Catalog:
+@router.get(
+    "/api/catalog",
+    response_model=Catalog,
+    responses=error_responses(401, 413, 503),
+    summary="Every state and task, with its args JSON schema",
+)
+async def catalog(engine: EngineDep, _: AccessDep) -> Catalog:
+    """Open to anyone, unless SPYGLASS_REQUIRE_TOKEN asks every caller for a token."""
     states = []
     for state in engine.registry.states():
         tasks = [

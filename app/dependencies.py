@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import HTTPConnection
 
 from app.requests import bearer_token, event_id
 from tasks.access import Access
+from tasks.admins import is_session_token
 from tasks.auth import Client
 from tasks.engine import Engine, get_engine
 from tasks.errors import TokenRequired
@@ -57,9 +59,13 @@ AccessDep = Annotated[Access, Depends(caller_access)]
 
 
 async def optional_client(engine: EngineDep, token: TokenDep) -> Client | None:
-    """The client behind a token (401 if the token is bad), None without one; with
-    SPYGLASS_REQUIRE_TOKEN a token is mandatory on the direct routes too."""
+    """The client behind a token (401 if the token is bad), None without one or for
+    an admin session; with SPYGLASS_REQUIRE_TOKEN a token is mandatory on the direct
+    routes too."""
     if token is None and not engine.settings.require_token:
+        return None
+    if token and is_session_token(token):
+        await engine.admins.authenticate(token)  # an admin may start tasks: tokenless ones
         return None
     return await engine.authenticate(token)
 
@@ -97,3 +103,13 @@ async def resume_point(
 
 
 ResumeDep = Annotated[int | None, Depends(resume_point)]
+
+
+async def declared_body_within_limit(request: Request) -> None:
+    """A body declared larger than the route's limit is refused before the handler
+    runs: routes that never read their body (cancel, retry, delete) would otherwise
+    act first and only then answer 413."""
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    declared = request.headers.get("content-length", "")
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status_code=413)

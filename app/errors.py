@@ -14,9 +14,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tasks.auth import redact
 from tasks.errors import RetryLater, TaskError
 from tasks.store import is_unreachable
 
@@ -40,6 +40,18 @@ def task_error_response(exc: TaskError) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
     return error_response(
         exc.http_status, ErrorBody(code=exc.code, message=exc.message, hint=exc.hint, details=exc.details), headers
+    )
+
+
+def body_too_large() -> ErrorBody:
+    """The one 413 answer, whichever layer noticed the body was too large."""
+    from tasks.engine import get_engine
+
+    limit = get_engine().settings.max_body_bytes
+    return ErrorBody(
+        code="body_too_large",
+        message=f"the request body is larger than {limit} bytes",
+        hint="send less data, or raise SPYGLASS_MAX_BODY_BYTES",
     )
 
 
@@ -75,13 +87,7 @@ def install_error_handlers(api: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         if exc.status_code == 413:  # the routers' max_body_size (SPYGLASS_MAX_BODY_BYTES)
-            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-            body = ErrorBody(
-                code=code,
-                message=f"the request body is larger than {limit} bytes" if limit else "the request body is too large",
-                hint="send less data, or raise SPYGLASS_MAX_BODY_BYTES",
-            )
-            return error_response(413, body, {"Connection": "close"})
+            return error_response(413, body_too_large(), {"Connection": "close"})
         return error_response(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), dict(exc.headers or {}))
 
     @api.exception_handler(Exception)
@@ -145,7 +151,12 @@ class JsonErrors:
                     replacing = True
                     code = HTTP_CODES.get(status, "http_error")
                     reason = HTTPStatus(status).phrase.lower() if status in HTTPStatus._value2member_map_ else "error"
-                    body = ErrorBody(code=code, message=f"{reason}: {scope['method']} {scope['path']}")
+                    path = redact(scope["path"])  # a token route's path carries the token
+                    body = (
+                        body_too_large()
+                        if status == 413
+                        else ErrorBody(code=code, message=f"{reason}: {scope['method']} {path}")
+                    )
                     response = error_response(status, body, {"Allow": headers["allow"]} if "allow" in headers else None)
                     await response({"type": "http"}, receive, send)
                     return

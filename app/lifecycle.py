@@ -24,7 +24,7 @@ from app.schemas import Deleted, Delivered, TaskDetail, TaskOut, TaskPage, log_o
 from app.sse import KEEPALIVE_SECONDS, sse_response
 from app.stream_guard import TokenGuard
 from tasks.access import ADMIN
-from tasks.errors import InvalidRequest
+from tasks.errors import InvalidRequest, MessageTooLarge
 from tasks.events import TaskSnapshot
 from tasks.queries import TaskStats
 from tasks.streams import client_events, task_events
@@ -184,7 +184,10 @@ async def delete(engine: EngineDep, access: AccessDep, task_id: str) -> Response
 async def message(engine: EngineDep, access: AccessDep, task_id: str, request: Request) -> Delivered:
     raw = await request.body()
     if len(raw) > engine.settings.max_message_bytes:
-        raise InvalidRequest(f"a message may be at most {engine.settings.max_message_bytes} bytes")
+        raise MessageTooLarge(
+            f"a message may be at most {engine.settings.max_message_bytes} bytes",
+            hint="send less, or raise SPYGLASS_MAX_MESSAGE_BYTES",
+        )
     body = await read_json_body(request)
     if body is None:
         raise InvalidRequest("the message body is empty", hint='send any JSON value, e.g. {"action": "skip"}')

@@ -39,10 +39,17 @@ async def read_json_body(request: Request) -> Any:
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header ("" if the header is
-    there but empty, which is then refused), None without such a header."""
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
+    """The token of an `Authorization: Bearer <token>` header; None without the header.
+    A header that is there but holds no Bearer token ("Basic …", "Token …", a bare
+    token, "Bearer" alone) is "", which every check refuses: a caller who meant to
+    authenticate must never be served as nobody (and start a task anyone can read)."""
+    raw = headers.get("authorization")
+    if raw is None:
+        return None
+    parts = raw.split(None, 1)
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return parts[1].strip()
+    return ""
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:

@@ -30,3 +30,8 @@ async def ready(engine: EngineDep) -> Any:
     if all(value == "ok" for value in checks.values()):
         return Readiness(status="ready", **checks)
     return JSONResponse(Readiness(status="unavailable", **checks).model_dump(), status_code=503)
+
+
+# Load balancers often check with HEAD: the same answers, headers only.
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)

@@ -25,8 +25,7 @@ KEEPALIVE_SECONDS = 0.5  # how often an idle stream wakes up to check its token 
 
 
 def sse_message(item: TaskEvent | ClientSnapshot) -> str:
-    data = json.dumps(item.wire(), separators=(",", ":"))
-    return f"id: {item.id}\nevent: {item.type}\ndata: {data}\n\n"
+    return f"id: {item.id}\nevent: {item.type}\ndata: {item.wire_text()}\n\n"
 
 
 async def sse_response(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -59,7 +58,7 @@ async def pump(
             if guard is not None:
                 await guard.check()
             if item is not None:
-                await ws.send_text(json.dumps(item.wire(), separators=(",", ":")))
+                await ws.send_text(item.wire_text())
     except TaskError as exc:
         failure = exc
     except (WebSocketDisconnect, RuntimeError):

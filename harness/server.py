@@ -99,6 +99,20 @@ class Server:
                     return
             time.sleep(0.1)
 
+    def mint_token(self, client: str) -> str:
+        """A client token, made with the CLI (`python -m tasks tokens create`) on this server's store."""
+        env = {**os.environ, "SPYGLASS_DATA_DIR": str(self.data_dir), **self.extra_env}
+        done = subprocess.run(
+            [".venv/bin/python", "-m", "tasks", "tokens", "create", client],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

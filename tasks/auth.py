@@ -136,7 +136,7 @@ class Auth:
 
     async def create(self, client: str, expires_in: timedelta | None = None) -> NewToken:
         """A new token for `client` (created on first use); the secret is returned once."""
-        if not CLIENT_NAME.match(client):
+        if not CLIENT_NAME.fullmatch(client):
             raise InvalidClientName(
                 f"invalid client name {client!r}",
                 hint="1-64 characters: letters, digits, '.', '@', '-'; starting with a letter or digit",

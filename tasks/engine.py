@@ -390,7 +390,19 @@ class Engine:
         return await self.list_tasks(TaskQuery(caller_client=client, state=state, limit=limit))
 
     async def client_events_after(self, client: str, after: int, state: str | None) -> list[TaskEvent]:
-        return await self.store.client_events_after(client, after, state)
+        """Durable events of a client's tasks after an id: the committed ones, and
+        those of its tasks running here that are being committed (read first, as in
+        `durable_events`, so an event committed in between is in one or the other)."""
+        pending = [
+            event
+            for live in self.runner.running()
+            if live.record.client == client and (state is None or live.record.state == state)
+            for event in self.runner.unpublished_events(live.record.id)
+            if event.id > after
+        ]
+        stored = await self.store.client_events_after(client, after, state)
+        merged = {(e.task_id, e.id): e for e in [*stored, *pending]}
+        return [merged[key] for key in sorted(merged, key=lambda key: (key[1], key[0]))]
 
     async def wait(self, task_id: str, timeout: float, access: Access = ANONYMOUS) -> TaskSnapshot:
         """Long-poll: the snapshot once terminal, or as it is after `timeout` seconds."""

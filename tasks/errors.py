@@ -73,6 +73,11 @@ class ServiceUnavailable(TaskError):
     http_status = 503
 
 
+class MessageTooLarge(TaskError):
+    code = "message_too_large"
+    http_status = 413
+
+
 class RetryLater(TaskError):
     """429: the same request may succeed after `retry_after` seconds (sent as Retry-After)."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from tasks.status import LogLevel, TaskStatus
 from tasks.tables import TaskRecord
@@ -122,6 +124,7 @@ class TaskEvent(BaseModel):
     message: str | None = None
     hint: str | None = None
     data: Any = None
+    _wire_text: str | None = PrivateAttr(default=None)
 
     @property
     def is_durable(self) -> bool:
@@ -137,7 +140,8 @@ class TaskEvent(BaseModel):
         body: dict[str, Any] = {"type": str(self.type), "id": self.id}
         if self.snapshot is not None:
             body.update(self.snapshot.model_dump(mode="json"))
-        body.update(task_id=self.task_id, timestamp=self.timestamp.isoformat())
+        # UTC written with "Z", as pydantic writes the snapshot's times beside it.
+        body.update(task_id=self.task_id, timestamp=self.timestamp.isoformat().replace("+00:00", "Z"))
         if self.level is not None:
             body["level"] = self.level.value
         if self.message is not None:
@@ -147,6 +151,19 @@ class TaskEvent(BaseModel):
         if self.data is not None:
             body["data"] = self.data
         return body
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> TaskEvent:
+        """A copy is another event: it builds its own wire text."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._wire_text = None
+        return copy
+
+    def wire_text(self) -> str:
+        """`wire()` as compact JSON, built once: every watcher of an event (a thousand
+        on a busy task) sends the same text. Events are never changed once made."""
+        if self._wire_text is None:
+            self._wire_text = json.dumps(self.wire(), separators=(",", ":"))
+        return self._wire_text
 
     def stored_data(self) -> dict[str, Any]:
         """What goes in task_event.data: everything but the keys that have columns."""

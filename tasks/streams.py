@@ -173,6 +173,9 @@ class ClientSnapshot(BaseModel):
     def wire(self) -> dict[str, object]:
         return self.model_dump(mode="json")
 
+    def wire_text(self) -> str:
+        return self.model_dump_json()
+
 
 async def client_events(
     source: StreamSource,
@@ -205,14 +208,17 @@ async def client_events(
             if sub.overflowed:
                 # Catch up from the store: from the oldest point a running task (or a
                 # task started meanwhile) may have moved on from, deduplicated per task.
+                # The tasks are read first: whatever happened up to their snapshots is
+                # then in the catch-up, and whatever happens after arrives live.
                 sub.reset_overflow()
+                current = await source.client_tasks(client, state)
                 resync_from = min([horizon, *(last[t] for t in running if t in last)])
                 for missed in await source.client_events_after(client, resync_from, state):
                     if missed.id > last.get(missed.task_id, 0):
                         last[missed.task_id] = missed.id
                         horizon = max(horizon, missed.id)
                         yield missed
-                for snap in await source.client_tasks(client, state):
+                for snap in current:
                     if snap.last_event_id > last.get(snap.task_id, 0) and not snap.is_terminal:
                         last[snap.task_id] = snap.last_event_id
                         running.add(snap.task_id)

@@ -162,7 +162,7 @@ def test_unknown_paths_and_methods_answer_json(
 
 def test_a_wrong_method_names_the_allowed_ones(client: TestClient) -> None:
     response = client.post("/health")
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize("path", ["/ws/nothing", "/ws/fast_tasks/elsewhere/1/2/3", "/somewhere"])
@@ -207,3 +207,68 @@ def test_any_query_value_is_answered_with_a_status_below_500(client: TestClient,
         for path in ("/api/tasks", "/api/tasks/nope/stream"):
             response = client.get(path, params=params, headers=headers)
             assert response.status_code < 500, (path, params, response.text)
+
+
+def test_a_body_declared_over_the_limit_is_refused_before_the_route_acts(client: TestClient) -> None:
+    running = start(client, "fast_tasks", "forever")["task_id"]
+    too_big = b"x" * (1024 * 1024 + 1)
+    assert_json_error(client.post(f"/api/tasks/{running}/cancel", content=too_big), 413, "body_too_large")
+    assert_json_error(client.request("DELETE", f"/api/tasks/{running}", content=too_big), 413, "body_too_large")
+    assert client.get(f"/api/tasks/{running}").json()["status"] in ("Starting", "Processing")
+    ended = start(client, "fast_tasks", "noop")["task_id"]
+    wait(client, "fast_tasks", ended)
+    assert_json_error(client.post(f"/api/tasks/{ended}/retry", content=too_big), 413, "body_too_large")
+    client.post(f"/api/tasks/{running}/cancel")
+
+
+def test_a_413_on_a_token_route_does_not_echo_the_token(client: TestClient, mint: Mint) -> None:
+    token = mint("alice")
+    response = client.post(f"/api/fast_tasks/tasks/{token}/start/steps", content=b"[" * (1024 * 1024 + 1))
+    assert_json_error(response, 413, "body_too_large")
+    assert token not in response.text
+    assert "1048576 bytes" in response.json()["message"] and response.json()["hint"]
+
+
+@pytest.mark.parametrize("header", ["Token {t}", "{t}", "Basic YWxpY2U6eA==", "Bearer", "Bearer\t"])
+def test_an_authorization_header_that_is_not_a_bearer_token_is_401_not_anonymous(
+    client: TestClient, mint: Mint, header: str
+) -> None:
+    value = header.format(t=mint("alice"))
+    response = client.post("/api/fast_tasks/task/start/noop", headers={"Authorization": value})
+    assert_json_error(response, 401)
+    assert_json_error(client.get("/api/tasks", headers={"Authorization": value}), 401)
+
+
+def test_a_bearer_token_after_a_tab_still_counts(client: TestClient, mint: Mint) -> None:
+    token = mint("alice")
+    response = client.post("/api/fast_tasks/task/start/noop", headers={"Authorization": f"Bearer\t{token}"})
+    assert response.status_code == 202 and response.json()["client"] == "alice"
+
+
+def test_a_client_name_with_a_trailing_newline_is_refused(client: TestClient) -> None:
+    from tests.test_admin import make_admin
+
+    admin = {"Authorization": f"Bearer {make_admin(client)}"}
+    response = client.post("/api/admin/tokens", json={"client": "alice\n"}, headers=admin)
+    assert response.status_code in (400, 422), response.text
+    assert client.get("/api/admin/tokens", headers=admin).json() == []
+
+
+def test_an_admin_session_starts_tokenless_tasks(client: TestClient) -> None:
+    from tests.test_admin import make_admin
+
+    response = client.post("/api/fast_tasks/task/start/noop", headers={"Authorization": f"Bearer {make_admin(client)}"})
+    assert response.status_code == 202, response.text
+    assert response.json()["client"] is None
+
+
+def test_health_checks_answer_head_requests(client: TestClient) -> None:
+    assert client.head("/health").status_code == 200
+    assert client.head("/ready").status_code == 200
+
+
+def test_a_message_over_its_limit_is_413(client: TestClient) -> None:
+    running = start(client, "fast_tasks", "forever")["task_id"]
+    response = client.post(f"/api/tasks/{running}/messages", json={"text": "x" * 70_000})
+    assert_json_error(response, 413, "message_too_large")
+    client.post(f"/api/tasks/{running}/cancel")

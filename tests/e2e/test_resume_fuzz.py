@@ -104,3 +104,58 @@ async def test_every_stream_of_a_task_that_just_ended_carries_its_end(server: Se
             params = {"after": after} if after is not None else {}
             text = (await http.get(f"/api/tasks/{task_id}/stream", params=params)).text
             assert "event: result" in text, text
+
+
+async def read_client_ws(server: Server, token: str, after: int, count: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    async with websockets.connect(f"{server.ws_url}/ws/fast_tasks/tasks/{token}?after={after}") as ws:
+        while len(messages) < count:
+            messages.append(json.loads(await ws.recv()))
+    return messages
+
+
+async def read_client_sse(server: Server, token: str, after: int, count: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    headers = {"Last-Event-ID": str(after), "Authorization": f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+        http.stream("GET", "/api/tasks/stream", params={"state": "fast_tasks"}, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                messages.append(json.loads(line[len("data: ") :]))
+                if len(messages) >= count:
+                    break
+    return messages
+
+
+@pytest.mark.parametrize("read", [read_client_ws, read_client_sse], ids=["websocket", "sse"])
+async def test_a_client_stream_resumed_from_every_id_it_received_loses_and_repeats_nothing(
+    server: Server, read: Reader
+) -> None:
+    """Three tasks of one client log at once; the client's stream drops after every
+    three messages and resumes from the last id it received."""
+    token = server.mint_token("resumer-" + read.__name__.replace("_", "-"))
+    async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}) as http:
+        first = await asyncio.wait_for(read(server, token, 0, 1), 30)
+        after = first[0]["id"]
+        ids = [
+            (await http.post("/api/fast_tasks/task/start/chatty", json={"lines": LINES, "interval": 0.03})).json()[
+                "task_id"
+            ]
+            for _ in range(3)
+        ]
+        logs: dict[str, list[str]] = {task_id: [] for task_id in ids}
+        ended: set[str] = set()
+        while ended != set(ids):
+            batch = await asyncio.wait_for(read(server, token, after, 4), 30)
+            assert batch[0]["type"] == "snapshot"
+            for message in batch[1:]:
+                if message["type"] == "log":
+                    logs[message["task_id"]].append(message["message"])
+                if message["type"] == "result":
+                    ended.add(message["task_id"])
+                after = message["id"]
+    for task_id in ids:
+        assert logs[task_id] == [f"line {i}" for i in range(LINES)], task_id
