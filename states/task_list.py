@@ -47,10 +47,14 @@ class DurationRow:
     p99: str = ""
 
 
-def _newer_than_all(created: datetime, rows: list[TaskRow]) -> bool:
-    """A task the bus announces belongs on top of the first page only if it is newer
-    than everything there (an old task still running is on a later page)."""
-    return not rows or created >= datetime.fromisoformat(rows[0].created)
+def _position(created: datetime, task_id: str, rows: list[TaskRow], limit: int) -> int | None:
+    """Where a task the bus announces goes on the first page (newest first), or None
+    when it is older than a full page (it belongs on a later page). Tasks started
+    together are announced in any order, so each goes to its own place, not on top."""
+    for i, row in enumerate(rows):
+        if (created, task_id) >= (datetime.fromisoformat(row.created), row.task_id):
+            return i
+    return len(rows) if len(rows) < limit else None
 
 
 def _cursor(row: TaskRow) -> str:
@@ -418,7 +422,8 @@ class TaskListState(AdminState):
                 self.watching = False
 
     def _fold(self, events: list[TaskEvent]) -> None:
-        """Updates rows on screen in place; on the first page, new matching tasks go on top."""
+        """Updates rows on screen in place; on the first page, new matching tasks go in
+        their place by creation time."""
         index = {row.task_id: i for i, row in enumerate(self.rows)}
         rows = list(self.rows)
         filters = self._filters()
@@ -429,8 +434,12 @@ class TaskListState(AdminState):
                 continue
             if event.task_id in index:
                 rows[index[event.task_id]] = row_of(snap)
-            elif self.page == 1 and filters.matches(snap, now) and _newer_than_all(snap.created_at, rows):
-                rows.insert(0, row_of(snap))
+            elif (
+                self.page == 1
+                and filters.matches(snap, now)
+                and (at := _position(snap.created_at, snap.task_id, rows, self.limit)) is not None
+            ):
+                rows.insert(at, row_of(snap))
                 index = {row.task_id: i for i, row in enumerate(rows)}
                 self.total += 1
         self.rows = rows[: self.limit]
