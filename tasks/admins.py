@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tasks.auth import hash_token
 from tasks.errors import TaskError, Unauthorized
@@ -110,10 +111,19 @@ class Admins:
     async def ensure_password(self, user: str, password: str) -> None:
         """The bootstrap admin from the settings: its sessions survive a restart
         unless the configured password actually changed."""
-        stored = await self._stored_hash(user)
-        if stored is not None and await asyncio.to_thread(verify_password, password, stored):
+        if await self._password_is(user, password):
             return
-        await self.set_password(user, password)
+        try:
+            await self.set_password(user, password)
+        except IntegrityError:
+            # Workers starting together race to create the admin: one inserts it,
+            # the others find it there with this very password.
+            if not await self._password_is(user, password):
+                raise
+
+    async def _password_is(self, user: str, password: str) -> bool:
+        stored = await self._stored_hash(user)
+        return stored is not None and await asyncio.to_thread(verify_password, password, stored)
 
     async def _stored_hash(self, user: str) -> str | None:
         async with self.store.engine.connect() as conn:

@@ -242,3 +242,10 @@ async def test_a_zero_timeout_receive_returns_a_waiting_message_at_once(engine: 
     assert final.status == "Completed" and final.result == {"goal": args.goal, "steps_done": 5, "steps_planned": 6}
     logs = [e.message for e in await engine.store.events_after(task_id, 0) if e.type == EventType.LOG]
     assert any(message and message.startswith("skipped step") for message in logs)
+
+
+async def test_workers_starting_together_create_the_configured_admin_once(engine: Engine) -> None:
+    password = "correct horse battery staple"
+    await asyncio.gather(*(engine.admins.ensure_password("root", password) for _ in range(6)))
+    assert await engine.admins.users() == ["root"]
+    assert (await engine.admins.login("root", password)).user == "root"
