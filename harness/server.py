@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,7 +104,7 @@ class Server:
         """A client token, made with the CLI (`python -m tasks tokens create`) on this server's store."""
         env = {**os.environ, "SPYGLASS_DATA_DIR": str(self.data_dir), **self.extra_env}
         done = subprocess.run(
-            [".venv/bin/python", "-m", "tasks", "tokens", "create", client],
+            [sys.executable, "-m", "tasks", "tokens", "create", client],
             cwd=ROOT,
             env=env,
             capture_output=True,

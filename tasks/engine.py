@@ -69,6 +69,12 @@ def instance_task_needs_token(spec: TaskSpec) -> Unauthorized:
     )
 
 
+def merge_events(stored: list[TaskEvent], pending: list[TaskEvent], after: int) -> list[TaskEvent]:
+    """Committed and being-committed events after an id, each once, in id order."""
+    merged = {(e.task_id, e.id): e for e in [*stored, *pending] if e.id > after}
+    return [merged[key] for key in sorted(merged, key=lambda key: (key[1], key[0]))]
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings or get_settings()
@@ -381,9 +387,7 @@ class Engine:
         those being committed. Unpublished ones are read first, so an event committed
         in between is found in one or the other."""
         pending = self.runner.unpublished_events(task_id)
-        stored = await self.store.events_after(task_id, after)
-        merged = {e.id: e for e in [*stored, *pending] if e.id > after}
-        return [merged[i] for i in sorted(merged)]
+        return merge_events(await self.store.events_after(task_id, after), pending, after)
 
     async def client_tasks(self, client: str, state: str | None, limit: int = 50) -> list[TaskSnapshot]:
         """A client's tasks (in a state, or all), newest first."""
@@ -398,11 +402,8 @@ class Engine:
             for live in self.runner.running()
             if live.record.client == client and (state is None or live.record.state == state)
             for event in self.runner.unpublished_events(live.record.id)
-            if event.id > after
         ]
-        stored = await self.store.client_events_after(client, after, state)
-        merged = {(e.task_id, e.id): e for e in [*stored, *pending]}
-        return [merged[key] for key in sorted(merged, key=lambda key: (key[1], key[0]))]
+        return merge_events(await self.store.client_events_after(client, after, state), pending, after)
 
     async def wait(self, task_id: str, timeout: float, access: Access = ANONYMOUS) -> TaskSnapshot:
         """Long-poll: the snapshot once terminal, or as it is after `timeout` seconds."""

@@ -113,9 +113,7 @@ def test_a_dropped_start_stream_leaves_the_task_running_and_resumable(http: http
 
 
 def test_the_token_start_route_streams_too(http: httpx.Client, server: Server) -> None:
-    from tests.e2e.test_tokens import mint
-
-    token = mint(server, "streamer")
+    token = server.mint_token("streamer")
     headers = {"Accept": "text/event-stream"}
     with http.stream("POST", f"/api/fast_tasks/tasks/{token}/start/steps", json={"steps": 3}, headers=headers) as r:
         streamed = sse_events(r.iter_lines())
@@ -255,9 +253,7 @@ def test_retries_run_out_and_timeouts_are_not_retried(http: httpx.Client) -> Non
 
 
 def test_a_re_run_starts_the_same_task_with_the_same_args_and_owner(http: httpx.Client, server: Server) -> None:
-    from tests.e2e.test_tokens import mint
-
-    token = mint(server, "rerunner")
+    token = server.mint_token("rerunner")
     bearer = {"Authorization": f"Bearer {token}"}
     first = http.post(f"/api/fast_tasks/tasks/{token}/start/steps", json={"steps": 2, "interval": 0.01}).json()[
         "task_id"
@@ -297,9 +293,7 @@ def test_a_cancel_is_200_once_cancelled_and_202_while_a_stubborn_task_stops(http
 
 
 def test_lists_take_any_case_carry_links_and_inline_logs_on_request(http: httpx.Client, server: Server) -> None:
-    from tests.e2e.test_tokens import mint
-
-    token = mint(server, "lister")
+    token = server.mint_token("lister")
     bearer = {"Authorization": f"Bearer {token}"}
     started = http.post(f"/api/fast_tasks/tasks/{token}/start/chatty", json={"lines": 3}).json()
     assert started["links"]["self"] == f"/api/tasks/{started['task_id']}"

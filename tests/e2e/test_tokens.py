@@ -26,14 +26,8 @@ def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def mint(server: Server, client: str) -> str:
-    done = cli(server, "create", client)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 async def test_a_token_watches_every_step_live_and_a_second_client_sees_nothing(server: Server) -> None:
-    alice, bob = mint(server, "alice"), mint(server, "bob")
+    alice, bob = server.mint_token("alice"), server.mint_token("bob")
     async with websockets.connect(f"{server.ws_url}/ws/example_task2/tasks/{alice}") as feed:
         assert json.loads(await feed.recv()) == {"type": "snapshot", "id": 0, "tasks": []}
         async with httpx.AsyncClient(base_url=server.base_url) as http:
@@ -64,7 +58,7 @@ async def test_a_token_watches_every_step_live_and_a_second_client_sees_nothing(
 
 
 async def test_revoking_a_token_closes_its_open_stream_within_a_second_and_refuses_it(server: Server) -> None:
-    token = mint(server, "carol")
+    token = server.mint_token("carol")
     listing = cli(server, "list")
     assert "carol" in listing.stdout and token not in listing.stdout
     async with httpx.AsyncClient(base_url=server.base_url) as http:
@@ -86,7 +80,7 @@ async def test_revoking_a_token_closes_its_open_stream_within_a_second_and_refus
 
 
 async def test_an_instance_task_runs_on_the_clients_state(server: Server) -> None:
-    token = mint(server, "dora")
+    token = server.mint_token("dora")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         direct = await http.post("/api/example_counter/task/start/process_items")
         assert direct.status_code == 401
@@ -106,7 +100,7 @@ async def test_an_instance_task_runs_on_the_clients_state(server: Server) -> Non
 
 
 def test_no_token_appears_in_the_server_log(server: Server) -> None:
-    token = mint(server, "erin")
+    token = server.mint_token("erin")
     httpx.post(f"{server.base_url}/api/fast_tasks/tasks/{token}/start/noop")
     httpx.post(f"{server.base_url}/api/fast_tasks/tasks/{token}/start/nope")
     httpx.get(f"{server.base_url}/api/fast_tasks/task/result/nope", headers={"Authorization": f"Bearer {token}"})
