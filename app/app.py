@@ -6,8 +6,10 @@ import reflex as rx
 from starlette.types import ASGIApp
 
 from app.api import create_api
+from app.body_limit import BodyLimit
 from app.caching import FrontendCaching
 from app.errors import JsonErrors
+from app.fastlane import ApiFastLane
 
 # Every module that defines states or tables, so Reflex registers them.
 from app.pages import index, login, records, start, tokens, workers  # noqa: F401
@@ -35,20 +37,27 @@ from states.monitor import reflex_launcher
 from tasks import tables  # noqa: F401
 from tasks.engine import get_engine
 
+engine = get_engine()
+api = create_api(engine)
+
+
+def max_body_bytes() -> int:
+    return engine.settings.max_body_bytes
+
 
 class SpyGlassApp(rx.App):
     """The Reflex app, with JSON errors around everything it serves (Reflex's own
-    outer router answers some paths, one with a newline say, before ours sees them)
-    and cache headers that keep a browser from holding on to an old build."""
+    outer router answers some paths, one with a newline say, before ours sees them),
+    cache headers that keep a browser from holding on to an old build, and API
+    requests sent straight to the API under one body limit."""
 
     def __call__(self) -> ASGIApp:
-        return JsonErrors(FrontendCaching(super().__call__()))
+        frontend = FrontendCaching(super().__call__())
+        return JsonErrors(ApiFastLane(frontend, BodyLimit(api, max_body_bytes), self._set_contexts_internal))
 
-
-engine = get_engine()
 
 app = SpyGlassApp(
-    api_transformer=create_api(engine),
+    api_transformer=api,
     stylesheets=["/dashboard.css"],
     head_components=[rx.el.link(rel="icon", href="/favicon.ico", type="image/x-icon")],
 )

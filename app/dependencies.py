@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, Query
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import HTTPConnection
 
 from app.requests import bearer_token, event_id
@@ -103,13 +102,3 @@ async def resume_point(
 
 
 ResumeDep = Annotated[int | None, Depends(resume_point)]
-
-
-async def declared_body_within_limit(request: Request) -> None:
-    """A body declared larger than the route's limit is refused before the handler
-    runs: routes that never read their body (cancel, retry, delete) would otherwise
-    act first and only then answer 413."""
-    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-    declared = request.headers.get("content-length", "")
-    if limit is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status_code=413)

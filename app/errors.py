@@ -86,7 +86,7 @@ def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        if exc.status_code == 413:  # the routers' max_body_size (SPYGLASS_MAX_BODY_BYTES)
+        if exc.status_code == 413:  # a body streamed past SPYGLASS_MAX_BODY_BYTES (app/body_limit.py)
             return error_response(413, body_too_large(), {"Connection": "close"})
         return error_response(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), dict(exc.headers or {}))
 
@@ -137,17 +137,16 @@ class JsonErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
         replacing = False
 
         async def send_json_errors(message: Message) -> None:
             nonlocal replacing
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and int(message["status"]) >= 400:
                 status = int(message["status"])
                 headers = MutableHeaders(raw=list(message.get("headers", [])))
                 media = headers.get("content-type", "")
-                keep_html = media.startswith("text/html") and "text/html" in accept
-                if status >= 400 and not media.startswith("application/json") and not keep_html:
+                keep_html = media.startswith("text/html") and "text/html" in _accept(scope)
+                if not media.startswith("application/json") and not keep_html:
                     replacing = True
                     code = HTTP_CODES.get(status, "http_error")
                     reason = HTTPStatus(status).phrase.lower() if status in HTTPStatus._value2member_map_ else "error"
@@ -165,3 +164,10 @@ class JsonErrors:
             await send(message)
 
         await self.app(scope, receive, send_json_errors)
+
+
+def _accept(scope: Scope) -> str:
+    for name, value in scope.get("headers") or []:
+        if name == b"accept":
+            return bytes(value).decode("latin-1")
+    return ""

@@ -122,20 +122,19 @@ def start_router(registry: Registry) -> APIRouter:
             operation_id=f"start_{spec.state}_{spec.name}_for_client",
             **common,
         )
-    router.include_router(unknown_starts)
+    for path, unknown in (
+        ("/api/{state}/tasks/{client_token}/start/{task_name}", token_start_unknown),
+        ("/api/{state}/task/start/{task_name}", start_unknown),
+    ):
+        router.add_api_route(path, unknown, methods=["POST"], include_in_schema=False)
     return router
 
 
-unknown_starts = APIRouter(include_in_schema=False)
-
-
-@unknown_starts.post("/api/{state}/tasks/{client_token}/start/{task_name}")
 async def token_start_unknown(engine: EngineDep, state: str, client_token: str, task_name: str) -> None:
     await engine.authenticate(client_token)
     engine.registry.get(state, task_name)  # raises the precise 404
 
 
-@unknown_starts.post("/api/{state}/task/start/{task_name}")
 async def start_unknown(engine: EngineDep, state: str, task_name: str) -> None:
     spec = engine.registry.get(state, task_name)  # raises the precise 404
     raise instance_task_needs_token(spec)  # a static task matched its own route above

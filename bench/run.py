@@ -10,7 +10,8 @@ For each:
   (a) end-to-end throughput: N no-op tasks started over HTTP at concurrency C,
       until every one reads Completed (tasks/s, and its ratio to (c));
       server CPU seconds per bare request and per task (utime + stime of every
-      server process from /proc), the steadier figure on a shared machine;
+      server process from /proc), the steadier figure on a shared machine, and
+      the engine's share of a task: its CPU less that of two bare requests;
   (b) progress latency, task.update() -> WebSocket client, p50/p99 at 1,000
       updates/s; in production the task runs on host A and the watcher is on
       host B, so every update crosses workers through Redis;
@@ -53,6 +54,8 @@ class Results:
     cpu_ms_per_request: float
     cpu_ms_per_task: float
     cpu_task_to_request: float
+    engine_cpu_ms_per_task: float
+    engine_to_request: float
     updates: int
     target_update_rate: float
     received_update_rate: float
@@ -244,6 +247,8 @@ async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace)
         cpu_ms_per_request=round(cpu_per_request * 1000, 3),
         cpu_ms_per_task=round(cpu_per_task * 1000, 3),
         cpu_task_to_request=round(cpu_per_task / cpu_per_request, 2),
+        engine_cpu_ms_per_task=round((cpu_per_task - 2 * cpu_per_request) * 1000, 3),
+        engine_to_request=round((cpu_per_task - 2 * cpu_per_request) / cpu_per_request, 2),
         updates=len(latencies),
         target_update_rate=args.rate,
         received_update_rate=round(received_rate, 1),
@@ -287,6 +292,8 @@ def print_table(results: list[Results]) -> None:
         row("server CPU per bare request", lambda r: f"{r.cpu_ms_per_request:.3f} ms"),
         row("server CPU per task (start + run + result)", lambda r: f"{r.cpu_ms_per_task:.3f} ms"),
         row("    per task / per bare request", lambda r: f"{r.cpu_task_to_request:.2f}x"),
+        row("engine CPU per task (task - 2 bare requests)", lambda r: f"{r.engine_cpu_ms_per_task:.3f} ms"),
+        row("    engine per task / per bare request", lambda r: f"{r.engine_to_request:.2f}x"),
         row(
             f"(b) progress latency p50 @ {results[0].target_update_rate:,.0f} updates/s",
             lambda r: f"{r.latency_p50_ms:.2f} ms",

@@ -61,7 +61,13 @@ class Subscription:
         self.overflowed = False
         self._max_queue = max_queue
         self._items: deque[TaskEvent] = deque()
-        self._ready = asyncio.Event()
+        # What the reader awaits: True when woken, False when its timeout passed. A
+        # bare future, and one timer kept across reads that re-arms itself to the
+        # latest deadline: a watched task's every event wakes every watcher (1,000
+        # on a busy one), and asyncio.wait_for made a task and a timer each time.
+        self._waiter: asyncio.Future[bool] | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def deliver(self, event: TaskEvent) -> None:
         if self.overflowed:
@@ -70,13 +76,27 @@ class Subscription:
             self.mark_overflowed()
             return
         self._items.append(event)
-        self._ready.set()
+        self._wake(True)
 
     def mark_overflowed(self) -> None:
         """Events were dropped: the reader must resync from the store."""
         self.overflowed = True
         self._items.clear()
-        self._ready.set()
+        self._wake(True)
+
+    def _wake(self, woken: bool) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(woken)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._waiter is None or self._waiter.done():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._deadline:
+            self._wake(False)
+        else:
+            self._timer = loop.call_at(self._deadline, self._on_timer)
 
     def reset_overflow(self) -> None:
         self.overflowed = False
@@ -87,10 +107,19 @@ class Subscription:
         while not self._items:
             if self.overflowed:
                 return None
-            self._ready.clear()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            if timeout is not None:
+                self._deadline = loop.time() + timeout
+                if self._timer is None or self._timer.when() > self._deadline:
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    self._timer = loop.call_at(self._deadline, self._on_timer)
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except TimeoutError:
+                woken = await self._waiter
+            finally:
+                self._waiter = None
+            if not woken:
                 return None
         return self._items.popleft()
 

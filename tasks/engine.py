@@ -422,8 +422,11 @@ class Engine:
                     if (snap := await self.snapshot(task_id, access)).is_terminal:
                         return snap
                     continue
-                if event is None or event.is_terminal:
+                if event is None:
                     break
+                if event.is_terminal:
+                    # What a read now would give: an end is committed before it is published.
+                    return event.snapshot if event.snapshot is not None else await self.snapshot(task_id, access)
             return await self.snapshot(task_id, access)
 
     async def artifact(self, task_id: str, name: str, access: Access = ANONYMOUS) -> tuple[bytes, str]:

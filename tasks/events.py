@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from tasks.rows import TaskRow
 from tasks.status import LogLevel, TaskStatus
-from tasks.tables import TaskRecord
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def utcnow() -> datetime:
@@ -25,6 +27,20 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
+    """`cls.model_construct(**values)` for values that name every field, without its
+    per-field alias and default lookups: several snapshots and events are made per
+    task, and model_construct was the engine's largest single cost."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    if cls.__pydantic_post_init__:
+        model.model_post_init(None)
+    return model
 
 
 class EventType(str, Enum):
@@ -82,28 +98,31 @@ class TaskSnapshot(BaseModel):
     last_event_id: int = 0
 
     @classmethod
-    def of(cls, record: TaskRecord) -> TaskSnapshot:
+    def of(cls, record: TaskRow) -> TaskSnapshot:
         """Built without re-validation: every field comes from a row the engine wrote
         (this runs several times per task on the hot path)."""
-        return cls.model_construct(
-            task_id=record.id,
-            status=TaskStatus(record.status),
-            progress=record.progress,
-            result=record.result,
-            timestamp=as_utc(record.updated_at) or utcnow(),
-            state=record.state,
-            task=record.task,
-            client=record.client,
-            message=record.message,
-            error=record.error,
-            error_code=record.error_code,
-            created_at=as_utc(record.created_at) or utcnow(),
-            started_at=as_utc(record.started_at),
-            finished_at=as_utc(record.finished_at),
-            attempt=record.attempt,
-            retry_of=record.retry_of,
-            cancel_requested=record.cancel_requested_at is not None,
-            last_event_id=record.last_event_id,
+        return trusted(
+            cls,
+            {
+                "task_id": record.id,
+                "status": TaskStatus(record.status),
+                "progress": record.progress,
+                "result": record.result,
+                "timestamp": as_utc(record.updated_at) or utcnow(),
+                "state": record.state,
+                "task": record.task,
+                "client": record.client,
+                "message": record.message,
+                "error": record.error,
+                "error_code": record.error_code,
+                "created_at": as_utc(record.created_at) or utcnow(),
+                "started_at": as_utc(record.started_at),
+                "finished_at": as_utc(record.finished_at),
+                "attempt": record.attempt,
+                "retry_of": record.retry_of,
+                "cancel_requested": record.cancel_requested_at is not None,
+                "last_event_id": record.last_event_id,
+            },
         )
 
     @property
@@ -125,6 +144,33 @@ class TaskEvent(BaseModel):
     hint: str | None = None
     data: Any = None
     _wire_text: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def made(
+        cls,
+        id: int,
+        task_id: str,
+        type: str,
+        timestamp: datetime,
+        snapshot: TaskSnapshot | None = None,
+        level: LogLevel | None = None,
+        message: str | None = None,
+        hint: str | None = None,
+        data: Any = None,
+    ) -> TaskEvent:
+        """An event from the engine's own values: no re-validation on the hot path."""
+        values = {
+            "id": id,
+            "task_id": task_id,
+            "type": type,
+            "timestamp": timestamp,
+            "snapshot": snapshot,
+            "level": level,
+            "message": message,
+            "hint": hint,
+            "data": data,
+        }
+        return trusted(cls, values)
 
     @property
     def is_durable(self) -> bool:
@@ -161,9 +207,12 @@ class TaskEvent(BaseModel):
     def wire_text(self) -> str:
         """`wire()` as compact JSON, built once: every watcher of an event (a thousand
         on a busy task) sends the same text. Events are never changed once made."""
-        if self._wire_text is None:
-            self._wire_text = json.dumps(self.wire(), separators=(",", ":"))
-        return self._wire_text
+        private = self.__pydantic_private__  # direct: pydantic's attribute lookup showed up per watcher
+        assert private is not None
+        text: str | None = private["_wire_text"]
+        if text is None:
+            text = private["_wire_text"] = json.dumps(self.wire(), separators=(",", ":"))
+        return text
 
     def stored_data(self) -> dict[str, Any]:
         """What goes in task_event.data: everything but the keys that have columns."""

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from tasks.outbox import Outbox
 from tasks.processes import ProcessGroups
 from tasks.registry import TaskSpec
+from tasks.rows import LiveRecord
 from tasks.status import TaskStatus
-from tasks.tables import TaskRecord
 
 
 class TaskEnded(asyncio.CancelledError):
@@ -24,19 +24,26 @@ class TaskEnded(asyncio.CancelledError):
 class LiveTask:
     """The in-memory truth of a running task until its terminal row is committed."""
 
-    record: TaskRecord
+    record: LiveRecord
     spec: TaskSpec
     args: BaseModel | None
     outbox: Outbox
     args_json: str = ""
     handle: asyncio.Task[None] | None = None
-    inbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    _inbox: asyncio.Queue[Any] | None = field(default=None, init=False)
     artifacts: set[str] = field(default_factory=set)
     processes: ProcessGroups | None = None
     ended: bool = False  # its end is recorded (or being recorded): ignore what it still says
     force_timer: asyncio.TimerHandle | None = None
     # Proves a Reflex event that runs an instance task was sent by the engine.
     launch_nonce: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def inbox(self) -> asyncio.Queue[Any]:
+        """Messages sent to the task; made on first use (most tasks never get one)."""
+        if self._inbox is None:
+            self._inbox = asyncio.Queue()
+        return self._inbox
 
 
 @dataclass(frozen=True)

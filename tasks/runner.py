@@ -15,6 +15,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,11 +35,10 @@ from tasks.registry import TaskSpec
 from tasks.results import ResultNotSerializable, json_result
 from tasks.retention import purge_after
 from tasks.retries import RETRYABLE_CODE, retry_delay, should_retry
-from tasks.rows import row_state, search_text
+from tasks.rows import LiveRecord, row_state, search_text
 from tasks.settings import Settings
 from tasks.status import LogLevel, TaskStatus
 from tasks.store import Store
-from tasks.tables import TaskRecord
 from tasks.workers import topics
 
 log = logging.getLogger("spyglass.runner")
@@ -137,13 +137,11 @@ class Runner:
         task_id = new_task_id()
         await self.limits.acquire(spec, task_id)
         now = utcnow()
-        record = TaskRecord(
+        record = LiveRecord(
             id=task_id,
             state=spec.state,
             task=spec.name,
             args=args.model_dump(mode="json") if args is not None else None,
-            status=TaskStatus.PENDING.value,
-            progress=0.0,
             client=client,
             idempotency_key=idempotency_key,
             args_hash=args_fingerprint(spec, args) if idempotency_key else None,
@@ -151,7 +149,6 @@ class Runner:
             last_event_id=self.clock.next(),
             created_at=now,
             updated_at=now,
-            attempt=1,
             retry_of=retry_of,
         )
         args_json = json.dumps(record.args, separators=(",", ":")) if record.args is not None else ""
@@ -160,7 +157,7 @@ class Runner:
         )
         record.search_text = search_text(record, args_json)
         self._live[task_id] = live
-        written = self.store.insert_task(record.model_dump())
+        written = self.store.insert_task(record.row())
         try:
             await asyncio.shield(written)
         except asyncio.CancelledError:
@@ -173,7 +170,7 @@ class Runner:
         self._spawn(live)
         return TaskSnapshot.of(record)
 
-    def _publisher(self, record: TaskRecord) -> Callable[[TaskEvent], None]:
+    def _publisher(self, record: LiveRecord) -> Callable[[TaskEvent], None]:
         where = topics(record)
         return lambda event: self.bus.publish(event, where)
 
@@ -367,7 +364,7 @@ class Runner:
         record.last_event_id = self.clock.next(floor=record.last_event_id)
         record.updated_at = now
         carries_snapshot = type_ in (EventType.STATUS, EventType.RESULT, EventType.ERROR)
-        return TaskEvent.model_construct(  # the runner's own values: no re-validation on the hot path
+        return TaskEvent.made(
             id=record.last_event_id,
             task_id=record.id,
             type=type_,
@@ -498,7 +495,7 @@ class Runner:
         """The terminal values are prepared on a copy: readers keep seeing the task
         running until its end is committed."""
         now = utcnow()
-        final = live.record.model_copy()
+        final = replace(live.record)
         final.status = outcome.status.value
         final.result = outcome.result
         final.error = outcome.error
@@ -511,7 +508,7 @@ class Runner:
             final.message = outcome.error
         final.last_event_id = self.clock.next(floor=final.last_event_id)
         snapshot = TaskSnapshot.of(final)
-        event = TaskEvent.model_construct(
+        event = TaskEvent.made(
             id=final.last_event_id,
             task_id=final.id,
             type=EventType.RESULT if outcome.status is TaskStatus.COMPLETED else EventType.ERROR,

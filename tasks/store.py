@@ -5,6 +5,8 @@ its last commit in one transaction (group commit): a burst of starts costs one
 fsync, and every start is still committed before its caller is answered.
 Progress ticks are coalesced: only the latest values of a task are written, at
 most every `progress_flush_seconds`.
+
+On SQLite a batch runs whole on the writer thread (tasks/sqlite_writer.py).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from alembic.config import Config
 from sqlalchemy import bindparam, case, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tasks import queries
 from tasks.events import TaskEvent, utcnow
 from tasks.queries import Bucket, TaskQuery, TaskStats, as_utc_aware
+from tasks.sqlite_writer import SqliteWriter
 from tasks.status import ACTIVE_STATUSES
 from tasks.tables import ArtifactRecord, SettingRecord, TaskEventRecord, TaskRecord, WorkerRecord, table_of
 
@@ -104,6 +107,34 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def _apply(
+    conn: Connection,
+    inserts: list[dict[str, Any]],
+    updates: list[tuple[str, dict[str, Any]]],
+    events: list[dict[str, Any]],
+    deletes: list[str],
+) -> None:
+    """A batch's statements, in order, on a connection inside its transaction."""
+    if inserts:
+        conn.execute(insert(TASK), inserts)
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for task_id, values in updates:
+        by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
+    for shape, rows in by_shape.items():
+        statement = (
+            update(TASK)
+            .where(TASK.c.id == bindparam("_task_id"))
+            .values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
+        )
+        conn.execute(statement, rows)
+    if events:
+        conn.execute(insert(EVENT), events)
+    if deletes:
+        conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
+        conn.execute(delete(ARTIFACT).where(ARTIFACT.c.task_id.in_(deletes)))
+        conn.execute(delete(TASK).where(TASK.c.id.in_(deletes)))
+
+
 class Store:
     def __init__(
         self,
@@ -120,6 +151,7 @@ class Store:
         self._flush_seconds = progress_flush_seconds
         self._synchronous = sqlite_synchronous
         self._engine: AsyncEngine | None = None
+        self._sqlite_writer: SqliteWriter | None = None
         self._queue: list[_Write] = []
         self._progress: dict[str, dict[str, Any]] = {}
         self._wakeup = asyncio.Event()
@@ -138,6 +170,7 @@ class Store:
         self._engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", self._sqlite_pragmas)
+            self._sqlite_writer = SqliteWriter(self.url.replace("+aiosqlite", "", 1), self._sqlite_pragmas)
         await self.migrate()
         self._closing = False
         self._writer = asyncio.create_task(self._write_loop(), name="spyglass-store-writer")
@@ -178,6 +211,9 @@ class Store:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
+            self._sqlite_writer = None
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -255,8 +291,7 @@ class Store:
             log.warning("group commit of %d writes failed (%s); retrying one by one", len(writes), exc)
             for write in writes:
                 try:
-                    async with self.engine.begin() as conn:
-                        await self._apply(conn, write.inserts, write.updates, write.events, write.deletes)
+                    await self._transaction(write.inserts, write.updates, write.events, write.deletes)
                 except Exception as one_exc:
                     log.error("store write failed: %s", one_exc)
                     _resolve(write.waiter, one_exc)
@@ -274,14 +309,12 @@ class Store:
         delay = 0.1
         while True:
             try:
-                async with self.engine.begin() as conn:
-                    await self._apply(
-                        conn,
-                        [row for w in writes for row in w.inserts],
-                        [item for w in writes for item in w.updates],
-                        [row for w in writes for row in w.events],
-                        [task_id for w in writes for task_id in w.deletes],
-                    )
+                await self._transaction(
+                    [row for w in writes for row in w.inserts],
+                    [item for w in writes for item in w.updates],
+                    [row for w in writes for row in w.events],
+                    [task_id for w in writes for task_id in w.deletes],
+                )
                 return
             except Exception as exc:
                 if not is_unreachable(exc) or time.monotonic() + delay > deadline:
@@ -290,32 +323,19 @@ class Store:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    @staticmethod
-    async def _apply(
-        conn: AsyncConnection,
+    async def _transaction(
+        self,
         inserts: list[dict[str, Any]],
         updates: list[tuple[str, dict[str, Any]]],
         events: list[dict[str, Any]],
         deletes: list[str],
     ) -> None:
-        if inserts:
-            await conn.execute(insert(TASK), inserts)
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for task_id, values in updates:
-            by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
-        for shape, rows in by_shape.items():
-            statement = (
-                update(TASK)
-                .where(TASK.c.id == bindparam("_task_id"))
-                .values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
-            )
-            await conn.execute(statement, rows)
-        if events:
-            await conn.execute(insert(EVENT), events)
-        if deletes:
-            await conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
-            await conn.execute(delete(ARTIFACT).where(ARTIFACT.c.task_id.in_(deletes)))
-            await conn.execute(delete(TASK).where(TASK.c.id.in_(deletes)))
+        """One transaction of writes: on SQLite's writer thread, elsewhere on the loop."""
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.transaction(lambda conn: _apply(conn, inserts, updates, events, deletes))
+            return
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_apply, inserts, updates, events, deletes)
 
     # -- reads --------------------------------------------------------------
 

@@ -39,7 +39,7 @@ class StreamSource(Protocol):
 
 
 def snapshot_event(snap: TaskSnapshot, event_id: int, type_: str = EventType.SNAPSHOT) -> TaskEvent:
-    return TaskEvent.model_construct(
+    return TaskEvent.made(
         id=event_id,
         task_id=snap.task_id,
         type=type_,
@@ -142,7 +142,8 @@ async def _live(
         if event is None:
             yield None
             continue
-        for item in coalesce([event, *sub.drain()]):
+        queued = sub.drain()
+        for item in coalesce([event, *queued]) if queued else (event,):
             if item.id <= last:
                 continue
             last = item.id

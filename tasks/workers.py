@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from tasks.bus import ALL_TASKS_TOPIC, Bus, client_topic, task_topic
 from tasks.events import EventType, TaskEvent, TaskSnapshot, as_utc, utcnow
 from tasks.ids import EventClock
+from tasks.rows import TaskRow
 from tasks.status import TaskStatus
 from tasks.store import Store
 from tasks.tables import TaskRecord, WorkerRecord
@@ -32,7 +33,7 @@ INTERRUPTED_REASON = "the worker running this task stopped before it finished"
 PROCESS_STARTED = utcnow()
 
 
-def topics(record: TaskRecord) -> tuple[str, ...]:
+def topics(record: TaskRow) -> tuple[str, ...]:
     """Where a task's events go: its own stream, the all-tasks feed, its client's feeds."""
     if record.client is None:
         return (task_topic(record.id), ALL_TASKS_TOPIC)

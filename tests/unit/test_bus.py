@@ -54,6 +54,32 @@ async def test_a_waiting_reader_wakes_when_its_subscription_overflows() -> None:
     assert await asyncio.wait_for(reader, 1) is None
 
 
+async def test_a_waiting_reader_wakes_for_an_event_at_once_and_times_out_without_one() -> None:
+    sub = Subscription("task:t1", max_queue=10)
+    reader = asyncio.create_task(sub.get(timeout=30))
+    await asyncio.sleep(0)
+    sub.deliver(_event(1))
+    woken = await asyncio.wait_for(reader, 1)
+    assert woken is not None and woken.id == 1
+    started = asyncio.get_running_loop().time()
+    assert await sub.get(timeout=0.05) is None
+    assert asyncio.get_running_loop().time() - started >= 0.04
+    sub.deliver(_event(2))  # an event after a timeout is not lost
+    later = await sub.get(timeout=1)
+    assert later is not None and later.id == 2
+
+
+async def test_a_cancelled_reader_leaves_the_subscription_working() -> None:
+    sub = Subscription("task:t1", max_queue=10)
+    reader = asyncio.create_task(sub.get(timeout=30))
+    await asyncio.sleep(0)
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    sub.deliver(_event(1))
+    received = await sub.get(timeout=1)
+    assert received is not None and received.id == 1
+
+
 async def test_the_in_memory_bus_delivers_to_every_subscriber_of_each_topic_and_only_those() -> None:
     bus = InMemoryBus(max_queue=10)
     await bus.start()

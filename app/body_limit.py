@@ -1,0 +1,50 @@
+"""One limit on every API request body (SPYGLASS_MAX_BODY_BYTES), applied where
+API requests come in. A body declared larger is answered 413 before any route
+runs, so a route that never reads its body (cancel, retry, delete) does not act
+first; a body sent without a declared length is cut off once it passes the limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import body_too_large, error_response
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit()
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await error_response(413, body_too_large(), {"Connection": "close"})(scope, receive, send)
+            return
+        if declared is not None:  # the server reads no more than the declared length
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(status_code=413)  # answered by the API's 413 handler
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

@@ -1,0 +1,208 @@
+"""Where a task's server CPU goes, measured in one process with no network: the
+app Reflex builds (every middleware and route the server has) is called as ASGI
+directly, and the engine is also driven alone, without HTTP.
+
+    .venv/bin/python -m bench.breakdown [--tasks 6000]
+
+Rows, CPU time (`time.process_time`: every thread, the SQLite writer's included):
+  a bare request, GET /health;
+  a result read of a finished task (routing, parameters, a cached snapshot);
+  the engine alone per no-op task: submit, run, end, wait (no HTTP);
+  a whole task over HTTP: start, run, result read with ?wait= (C=32, as bench.run).
+Granian's own share of a request (its Rust threads, the socket) is not in these:
+bench.run measures the real server. Prints a table and JSON
+(bench/results/breakdown.json)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.server import ROOT
+
+CONCURRENCY = 32
+START = "/api/bench_tasks/task/start/noop"
+
+
+@dataclass
+class Breakdown:
+    tasks: int
+    bare_request_us: float
+    result_read_us: float
+    engine_task_us: float
+    engine_main_thread_us: float
+    http_task_us: float
+    http_task_main_thread_us: float
+    engine_to_bare: float
+    http_task_to_bare: float
+
+
+class Asgi:
+    """Calls an ASGI app the way a server does, one request at a time per call."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def lifespan(self) -> Callable[[], Awaitable[None]]:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        running = asyncio.create_task(self.app(scope, inbox.get, outbox.put))
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"the app did not start: {started}")
+
+        async def shutdown() -> None:
+            await inbox.put({"type": "lifespan.shutdown"})
+            await running
+
+        return shutdown
+
+    async def request(self, method: str, path: str, query: bytes = b"") -> tuple[int, bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", b"bench")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        sent: list[dict[str, Any]] = []
+        body_read = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_read
+            if not body_read:
+                body_read = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # the client never leaves
+            raise AssertionError
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def cpu_per_call(n: int) -> Callable[[Callable[[], Awaitable[None]]], Awaitable[tuple[float, float]]]:
+    """(process CPU µs, main-thread CPU µs) per call of `job`, run at CONCURRENCY."""
+
+    async def measure(job: Callable[[], Awaitable[None]]) -> tuple[float, float]:
+        counter = iter(range(n))
+
+        async def worker() -> None:
+            for _ in counter:
+                await job()
+
+        process, thread = time.process_time(), time.thread_time()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return (time.process_time() - process) / n * 1e6, (time.thread_time() - thread) / n * 1e6
+
+    return measure
+
+
+async def breakdown(app: Any, tasks: int) -> Breakdown:
+    from tasks.engine import get_engine
+
+    asgi = Asgi(app)
+    shutdown = await asgi.lifespan()
+    engine = get_engine()
+    noop = engine.registry.get("bench_tasks", "noop")
+    measure = cpu_per_call(tasks)
+
+    async def bare() -> None:
+        status, _ = await asgi.request("GET", "/health")
+        assert status == 200
+
+    _, body = await asgi.request("POST", START)
+    finished = json.loads(body)["task_id"]
+    await engine.wait(finished, 30)
+
+    async def result_read() -> None:
+        status, _ = await asgi.request("GET", f"/api/bench_tasks/task/result/{finished}")
+        assert status == 200
+
+    async def engine_task() -> None:
+        snap, _ = await engine.submit(noop, None)
+        assert (await engine.wait(snap.task_id, 30)).status == "Completed"
+
+    async def http_task() -> None:
+        status, body = await asgi.request("POST", START)
+        assert status == 202, body
+        task_id = json.loads(body)["task_id"]
+        status, body = await asgi.request("GET", f"/api/bench_tasks/task/result/{task_id}", b"wait=30")
+        assert json.loads(body)["status"] == "Completed", body
+
+    try:
+        for job in (bare, result_read, engine_task, http_task):  # warm-up
+            await cpu_per_call(200)(job)
+        bare_us, _ = await measure(bare)
+        result_us, _ = await measure(result_read)
+        engine_us, engine_main_us = await measure(engine_task)
+        http_us, http_main_us = await measure(http_task)
+    finally:
+        await shutdown()
+    return Breakdown(
+        tasks=tasks,
+        bare_request_us=round(bare_us, 1),
+        result_read_us=round(result_us, 1),
+        engine_task_us=round(engine_us, 1),
+        engine_main_thread_us=round(engine_main_us, 1),
+        http_task_us=round(http_us, 1),
+        http_task_main_thread_us=round(http_main_us, 1),
+        engine_to_bare=round(engine_us / bare_us, 2),
+        http_task_to_bare=round(http_us / bare_us, 2),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=6000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        os.environ.update(
+            SPYGLASS_STATE_MODULES="bench.bench_tasks", SPYGLASS_DATA_DIR=data_dir, __REFLEX_SKIP_COMPILE="true"
+        )
+        os.chdir(ROOT)
+        from reflex.utils import prerequisites
+
+        app = prerequisites.get_and_validate_app().app()
+        result = asyncio.run(breakdown(app, args.tasks))
+    rows = [
+        ("bare request, GET /health", f"{result.bare_request_us:.1f} µs"),
+        ("result read of a finished task", f"{result.result_read_us:.1f} µs"),
+        ("engine alone, per no-op task (no HTTP)", f"{result.engine_task_us:.1f} µs"),
+        ("    of which its event-loop thread", f"{result.engine_main_thread_us:.1f} µs"),
+        ("whole task over HTTP (start, run, result)", f"{result.http_task_us:.1f} µs"),
+        ("    of which the event-loop thread", f"{result.http_task_main_thread_us:.1f} µs"),
+        ("engine alone / bare request", f"{result.engine_to_bare:.2f}x"),
+        ("whole task / bare request", f"{result.http_task_to_bare:.2f}x"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label.ljust(width)} | {value:>12}")
+    payload = json.dumps(asdict(result), indent=2)
+    print(payload)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "breakdown.json").write_text(payload + "\n")
+
+
+if __name__ == "__main__":
+    main()
