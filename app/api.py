@@ -6,8 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app import admin_api, catalog, lifecycle, results, service, websockets
+from app.body_limit import BodyLimit
 from app.errors import install_error_handlers
 from app.fallback import fallback_router
+from app.fastlane import API_PATHS
 from app.openapi import SpyGlassAPI
 from app.starts import start_router
 from app.websockets import UnknownWebSocketPaths
@@ -48,4 +50,5 @@ def create_api(engine: Engine) -> SpyGlassAPI:
     for router in [*routers, websockets.router, fallback_router(routers)]:
         api.router.routes.extend(router.routes)
     api.add_middleware(UnknownWebSocketPaths, known_prefixes=("/ws/", REFLEX_SOCKET_PATH))
+    api.add_middleware(BodyLimit, limit=lambda: engine.settings.max_body_bytes, paths=API_PATHS)
     return api

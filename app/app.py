@@ -6,10 +6,10 @@ import reflex as rx
 from starlette.types import ASGIApp
 
 from app.api import create_api
-from app.body_limit import BodyLimit
 from app.caching import FrontendCaching
 from app.errors import JsonErrors
 from app.fastlane import ApiFastLane
+from app.gc_tuning import tuned_gc
 
 # Every module that defines states or tables, so Reflex registers them.
 from app.pages import index, login, records, start, tokens, workers  # noqa: F401
@@ -41,19 +41,15 @@ engine = get_engine()
 api = create_api(engine)
 
 
-def max_body_bytes() -> int:
-    return engine.settings.max_body_bytes
-
-
 class SpyGlassApp(rx.App):
     """The Reflex app, with JSON errors around everything it serves (Reflex's own
     outer router answers some paths, one with a newline say, before ours sees them),
     cache headers that keep a browser from holding on to an old build, and API
-    requests sent straight to the API under one body limit."""
+    requests sent straight to the API."""
 
     def __call__(self) -> ASGIApp:
         frontend = FrontendCaching(super().__call__())
-        return JsonErrors(ApiFastLane(frontend, BodyLimit(api, max_body_bytes), self._set_contexts_internal))
+        return JsonErrors(ApiFastLane(frontend, api, self._set_contexts_internal))
 
 
 app = SpyGlassApp(
@@ -63,4 +59,5 @@ app = SpyGlassApp(
 )
 app.add_middleware(AdminGuard(), index=0)
 app.register_lifespan_task(engine.lifespan)
+app.register_lifespan_task(tuned_gc)
 engine.instance_launcher = reflex_launcher(app)

@@ -1,7 +1,9 @@
-"""One limit on every API request body (SPYGLASS_MAX_BODY_BYTES), applied where
-API requests come in. A body declared larger is answered 413 before any route
-runs, so a route that never reads its body (cancel, retry, delete) does not act
-first; a body sent without a declared length is cut off once it passes the limit."""
+"""One limit on every API request body (SPYGLASS_MAX_BODY_BYTES), a middleware of
+the API (inside its CORS layer, so a browser can read the 413). A body declared
+larger is answered 413 before any route runs, so a route that never reads its
+body (cancel, retry, delete) does not act first; a body sent without a declared
+length is cut off once it passes the limit. Reflex's own paths, which the API
+mounts last, are not limited here."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from app.errors import body_too_large, error_response
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[], int], paths: tuple[str, ...]) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith(self.paths):
             await self.app(scope, receive, send)
             return
         limit = self.limit()

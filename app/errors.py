@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasks.auth import redact
@@ -82,6 +83,13 @@ def install_error_handlers(api: FastAPI) -> None:
         return error_response(
             422, ErrorBody(code="invalid_request", message="invalid request parameters", details=details)
         )
+
+    @api.exception_handler(ClientDisconnect)
+    async def _body_cut_short(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        """The client stopped sending before its body's declared end: no one may
+        be listening, but the answer is a 400, not an unexpected error."""
+        body = ErrorBody(code="invalid_request", message="the request body ended before its declared length")
+        return error_response(400, body, {"Connection": "close"})
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

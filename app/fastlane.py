@@ -4,7 +4,8 @@ router and a mount) that an API request would cross before reaching ours, which
 has the same layers again. That crossing cost about a tenth of a task's server
 CPU, and its wrappers sat in the path of every message sent to a WebSocket
 watcher. The outer app keeps everything else: the frontend (with its cache
-headers), the API docs, Reflex's event socket and the lifespan."""
+headers), the API docs, Reflex's event socket and the lifespan. (Were Reflex's
+OpenTelemetry middleware configured, it would no longer see API requests.)"""
 
 from __future__ import annotations
 

@@ -12,6 +12,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 
+def args_schema_ref(model: type[BaseModel]) -> str:
+    """A start route's body schema, named by the model's full path until `openapi()`
+    puts the name pydantic gives it (module-qualified where two states' models share
+    a class name)."""
+    return f"#/components/schemas/{model.__module__}.{model.__qualname__}"
+
+
 class SpyGlassAPI(FastAPI):
     def __init__(self, args_models: Iterable[type[BaseModel]], **options: Any) -> None:
         super().__init__(**options)
@@ -21,9 +28,15 @@ class SpyGlassAPI(FastAPI):
         if self.openapi_schema is None:
             schema = super().openapi()
             if self.args_models:
-                _, defs = models_json_schema(
+                refs, defs = models_json_schema(
                     [(model, "validation") for model in self.args_models], ref_template="#/components/schemas/{model}"
                 )
                 schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+                named = {args_schema_ref(model): refs[(model, "validation")]["$ref"] for model in self.args_models}
+                for operations in schema.get("paths", {}).values():
+                    for operation in operations.values():
+                        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                        if body.get("schema", {}).get("$ref") in named:
+                            body["schema"]["$ref"] = named[body["schema"]["$ref"]]
             self.openapi_schema = schema
         return self.openapi_schema

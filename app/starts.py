@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from app.dependencies import ClientDep, EngineDep, TokenDep
 from app.errors import error_responses
+from app.openapi import args_schema_ref
 from app.requests import idempotency_key, read_json_body
 from app.schemas import TaskOut, task_response
 from app.sse import KEEPALIVE_SECONDS, sse_response
@@ -87,7 +88,7 @@ def _start_openapi(spec: TaskSpec) -> dict[str, Any]:
     if spec.args_model is not None:
         extra["requestBody"] = {
             "required": spec.requires_args,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.args_model.__name__}"}}},
+            "content": {"application/json": {"schema": {"$ref": args_schema_ref(spec.args_model)}}},
         }
     return extra
 

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.output import publish
 from harness.server import ROOT
 
 CONCURRENCY = 32
@@ -197,11 +198,7 @@ def main() -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label.ljust(width)} | {value:>12}")
-    payload = json.dumps(asdict(result), indent=2)
-    print(payload)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "breakdown.json").write_text(payload + "\n")
+    publish("breakdown.json", asdict(result))
 
 
 if __name__ == "__main__":

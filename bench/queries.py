@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from bench.output import publish
 from harness.databases import fresh_database
-from harness.server import ROOT
 from tasks.engine import Engine
 from tasks.ids import new_task_id
 from tasks.queries import DIRECT, TaskQuery
@@ -179,11 +179,7 @@ def main() -> None:
         print(f"{name.ljust(width)} | {s['p50_ms']:>10} | {s['p95_ms']:>10} | {p['p50_ms']:>8} | {p['p95_ms']:>8}")
     worst = max(v["p95_ms"] for store in results.values() for v in store.values())
     print(f"worst p95: {worst} ms (target <= 200 ms)")
-    payload = json.dumps({"tasks": args.tasks, "results": results, "worst_p95_ms": worst}, indent=2)
-    print(payload)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "queries.json").write_text(payload + "\n")
+    publish("queries.json", {"tasks": args.tasks, "results": results, "worst_p95_ms": worst})
 
 
 if __name__ == "__main__":

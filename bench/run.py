@@ -35,8 +35,9 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.output import publish
 from harness.deployment import two_hosts
-from harness.server import ROOT, Server
+from harness.server import Server
 
 TASKS = "bench.bench_tasks"
 
@@ -333,11 +334,7 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args)
     print_table(results)
-    payload = json.dumps([asdict(r) for r in results], indent=2)
-    print(payload)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(payload + "\n")
+    publish("latest.json", [asdict(r) for r in results])
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class Subscription:
         # latest deadline: a watched task's every event wakes every watcher (1,000
         # on a busy one), and asyncio.wait_for made a task and a timer each time.
         self._waiter: asyncio.Future[bool] | None = None
-        self._deadline = 0.0
+        self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
 
     def deliver(self, event: TaskEvent) -> None:
@@ -90,8 +90,8 @@ class Subscription:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._waiter is None or self._waiter.done():
-            return
+        if self._waiter is None or self._waiter.done() or self._deadline is None:
+            return  # no reader, or one without a timeout
         loop = asyncio.get_running_loop()
         if loop.time() >= self._deadline:
             self._wake(False)
@@ -107,14 +107,15 @@ class Subscription:
         while not self._items:
             if self.overflowed:
                 return None
+            if self._waiter is not None:
+                raise RuntimeError("a subscription has one reader at a time")
             loop = asyncio.get_running_loop()
             self._waiter = loop.create_future()
-            if timeout is not None:
-                self._deadline = loop.time() + timeout
-                if self._timer is None or self._timer.when() > self._deadline:
-                    if self._timer is not None:
-                        self._timer.cancel()
-                    self._timer = loop.call_at(self._deadline, self._on_timer)
+            self._deadline = None if timeout is None else loop.time() + timeout
+            if self._deadline is not None and (self._timer is None or self._timer.when() > self._deadline):
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = loop.call_at(self._deadline, self._on_timer)
             try:
                 woken = await self._waiter
             finally:

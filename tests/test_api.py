@@ -195,6 +195,33 @@ def test_openapi_shows_each_start_route_with_its_args_schema(client: TestClient)
     assert client.get("/docs").status_code == 200
 
 
+def test_every_schema_reference_in_openapi_resolves_even_when_two_states_share_a_model_name(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    refs: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref" and isinstance(v, str))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(spec)
+    missing = {ref for ref in refs if ref.removeprefix("#/components/schemas/") not in schemas}
+    assert refs and not missing
+    count_lines = spec["paths"]["/api/example_shell/task/start/count_lines"]["post"]
+    process_items = spec["paths"]["/api/example_counter/tasks/{client_token}/start/process_items"]["post"]
+    body_ref = [
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"] for op in (count_lines, process_items)
+    ]
+    assert body_ref[0] != body_ref[1]  # two CountArgs classes, two schemas
+
+
 def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready", "store": "ok", "bus": "ok"}

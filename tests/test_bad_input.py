@@ -272,3 +272,44 @@ def test_a_message_over_its_limit_is_413(client: TestClient) -> None:
     response = client.post(f"/api/tasks/{running}/messages", json={"text": "x" * 70_000})
     assert_json_error(response, 413, "message_too_large")
     client.post(f"/api/tasks/{running}/cancel")
+
+
+def test_a_413_carries_cors_headers_so_a_browser_on_another_origin_can_read_it(client: TestClient) -> None:
+    origin = {"Origin": "http://app.example"}
+    response = client.post(START, content=b"x" * (1024 * 1024 + 1), headers=origin)
+    assert_json_error(response, 413, "body_too_large")
+    assert response.headers["access-control-allow-origin"] in ("*", "http://app.example")
+
+
+def test_a_body_that_ends_before_its_declared_length_is_a_400_not_a_500(client: TestClient) -> None:
+    from app.app import api
+
+    async def cut_short() -> tuple[int, dict[str, Any]]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": START,
+            "raw_path": START.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test"), (b"content-length", b"50"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        messages = iter([{"type": "http.request", "body": b"{}", "more_body": True}, {"type": "http.disconnect"}])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await api(scope, receive, send)
+        return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+    status, body = client.portal.call(cut_short)
+    assert (status, body["code"]) == (400, "invalid_request")

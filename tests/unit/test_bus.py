@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from tasks.bus import InMemoryBus, Subscription, task_topic
 from tasks.events import EventType, TaskEvent
 
@@ -67,6 +69,31 @@ async def test_a_waiting_reader_wakes_for_an_event_at_once_and_times_out_without
     sub.deliver(_event(2))  # an event after a timeout is not lost
     later = await sub.get(timeout=1)
     assert later is not None and later.id == 2
+
+
+async def test_a_read_without_timeout_waits_past_an_earlier_reads_deadline() -> None:
+    sub = Subscription("task:t1", max_queue=10)
+    early = asyncio.create_task(sub.get(timeout=0.05))
+    await asyncio.sleep(0)
+    sub.deliver(_event(1))
+    assert await early is not None
+    patient = asyncio.create_task(sub.get())
+    await asyncio.sleep(0.1)  # the earlier read's deadline has passed
+    assert not patient.done()
+    sub.deliver(_event(2))
+    received = await asyncio.wait_for(patient, 1)
+    assert received is not None and received.id == 2
+
+
+async def test_a_second_reader_at_once_is_refused() -> None:
+    sub = Subscription("task:t1", max_queue=10)
+    first = asyncio.create_task(sub.get(timeout=1))
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="one reader"):
+        await sub.get(timeout=1)
+    sub.deliver(_event(1))
+    received = await asyncio.wait_for(first, 1)
+    assert received is not None and received.id == 1
 
 
 async def test_a_cancelled_reader_leaves_the_subscription_working() -> None:
