@@ -117,7 +117,11 @@ async def test_no_handler_changes_the_store_or_leaks_data_without_an_admin_sessi
     for state, task_id in (("example_counter", counter), ("example_task2", finished), ("example_task2", tokenless)):
         # only `running` runs while the attack goes on
         httpx.get(f"{base}/api/{state}/task/result/{task_id}", params={"wait": 20}, headers=admin, timeout=30)
-    targets = {"task": running, "tokenless": tokenless, "token": token, "token_id": token_id}
+    # A token of alice's that no longer works: with a valid one the caller would be
+    # alice (watch_client("alice", <her token>) rightly links the browser to her).
+    stale = httpx.post(f"{base}/api/admin/tokens", json={"client": "alice"}, headers=admin).json()
+    httpx.delete(f"{base}/api/admin/tokens/{stale['info']['id']}", headers=admin).raise_for_status()
+    targets = {"task": running, "tokenless": tokenless, "token": stale["token"], "token_id": token_id}
     before = store_view(server, admin)
 
     handlers = all_handlers(reflex_app)
