@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import body_too_large, error_response
+from app.requests import scope_header
 
 
 class BodyLimit:
@@ -26,7 +27,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit()
-        declared = _content_length(scope)
+        length = scope_header(scope, b"content-length")
+        declared = int(length) if length is not None and length.isdigit() else None
         if declared is not None and declared > limit:
             await error_response(413, body_too_large(), {"Connection": "close"})(scope, receive, send)
             return
@@ -44,10 +46,3 @@ class BodyLimit:
             return message
 
         await self.app(scope, receive_within_limit, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None

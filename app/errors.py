@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.requests import scope_header
 from tasks.auth import redact
 from tasks.errors import RetryLater, TaskError
 from tasks.store import is_unreachable
@@ -153,7 +154,9 @@ class JsonErrors:
                 status = int(message["status"])
                 headers = MutableHeaders(raw=list(message.get("headers", [])))
                 media = headers.get("content-type", "")
-                keep_html = media.startswith("text/html") and "text/html" in _accept(scope)
+                keep_html = media.startswith("text/html") and "text/html" in (
+                    scope_header(scope, b"accept") or b""
+                ).decode("latin-1")
                 if not media.startswith("application/json") and not keep_html:
                     replacing = True
                     code = HTTP_CODES.get(status, "http_error")
@@ -172,10 +175,3 @@ class JsonErrors:
             await send(message)
 
         await self.app(scope, receive, send_json_errors)
-
-
-def _accept(scope: Scope) -> str:
-    for name, value in scope.get("headers") or []:
-        if name == b"accept":
-            return bytes(value).decode("latin-1")
-    return ""

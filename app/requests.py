@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request
+from starlette.types import Scope
 
 from tasks.errors import InvalidRequest, TaskError
 from tasks.jsondata import UnsafeJson, parse_json
@@ -36,6 +37,15 @@ async def read_json_body(request: Request) -> Any:
         return parse_json(raw)
     except UnsafeJson as exc:
         raise InvalidJson(str(exc), hint="send a JSON object, e.g. -d '{}'") from None
+
+
+def scope_header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header read straight off the ASGI scope (lowercase name), for the
+    middlewares that answer before a Request object exists."""
+    for key, value in scope.get("headers") or []:
+        if key == name:
+            return bytes(value)
+    return None
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

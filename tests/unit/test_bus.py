@@ -13,6 +13,13 @@ from tasks.bus import InMemoryBus, Subscription, task_topic
 from tasks.events import EventType, TaskEvent
 
 
+async def _reading(sub: Subscription, timeout: float | None) -> asyncio.Task[TaskEvent | None]:
+    """A reader already waiting on `sub` (it has had a loop turn to start)."""
+    reader = asyncio.create_task(sub.get(timeout=timeout))
+    await asyncio.sleep(0)
+    return reader
+
+
 def _event(event_id: int, task_id: str = "t1") -> TaskEvent:
     return TaskEvent(id=event_id, task_id=task_id, type=EventType.LOG, timestamp=datetime.now(UTC), message="x")
 
@@ -50,16 +57,14 @@ async def test_an_overflowed_subscriber_ignores_events_until_it_has_resynced() -
 
 async def test_a_waiting_reader_wakes_when_its_subscription_overflows() -> None:
     sub = Subscription("task:t1", max_queue=1)
-    reader = asyncio.create_task(sub.get(timeout=30))
-    await asyncio.sleep(0)
+    reader = await _reading(sub, 30)
     sub.mark_overflowed()
     assert await asyncio.wait_for(reader, 1) is None
 
 
 async def test_a_waiting_reader_wakes_for_an_event_at_once_and_times_out_without_one() -> None:
     sub = Subscription("task:t1", max_queue=10)
-    reader = asyncio.create_task(sub.get(timeout=30))
-    await asyncio.sleep(0)
+    reader = await _reading(sub, 30)
     sub.deliver(_event(1))
     woken = await asyncio.wait_for(reader, 1)
     assert woken is not None and woken.id == 1
@@ -73,11 +78,10 @@ async def test_a_waiting_reader_wakes_for_an_event_at_once_and_times_out_without
 
 async def test_a_read_without_timeout_waits_past_an_earlier_reads_deadline() -> None:
     sub = Subscription("task:t1", max_queue=10)
-    early = asyncio.create_task(sub.get(timeout=0.05))
-    await asyncio.sleep(0)
+    early = await _reading(sub, 0.05)
     sub.deliver(_event(1))
     assert await early is not None
-    patient = asyncio.create_task(sub.get())
+    patient = await _reading(sub, None)
     await asyncio.sleep(0.1)  # the earlier read's deadline has passed
     assert not patient.done()
     sub.deliver(_event(2))
@@ -87,8 +91,7 @@ async def test_a_read_without_timeout_waits_past_an_earlier_reads_deadline() -> 
 
 async def test_a_second_reader_at_once_is_refused() -> None:
     sub = Subscription("task:t1", max_queue=10)
-    first = asyncio.create_task(sub.get(timeout=1))
-    await asyncio.sleep(0)
+    first = await _reading(sub, 1)
     with pytest.raises(RuntimeError, match="one reader"):
         await sub.get(timeout=1)
     sub.deliver(_event(1))
@@ -98,8 +101,7 @@ async def test_a_second_reader_at_once_is_refused() -> None:
 
 async def test_a_cancelled_reader_leaves_the_subscription_working() -> None:
     sub = Subscription("task:t1", max_queue=10)
-    reader = asyncio.create_task(sub.get(timeout=30))
-    await asyncio.sleep(0)
+    reader = await _reading(sub, 30)
     reader.cancel()
     await asyncio.gather(reader, return_exceptions=True)
     sub.deliver(_event(1))
