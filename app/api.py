@@ -11,7 +11,7 @@ from app.errors import install_error_handlers
 from app.fallback import fallback_router
 from app.fastlane import API_PATHS
 from app.openapi import SpyGlassAPI
-from app.starts import start_router
+from app.starts import start_docs, start_router
 from app.websockets import UnknownWebSocketPaths
 from tasks.engine import Engine
 
@@ -28,6 +28,7 @@ REFLEX_SOCKET_PATH = "/_event"
 def create_api(engine: Engine) -> SpyGlassAPI:
     api = SpyGlassAPI(
         args_models={spec.args_model for spec in engine.registry.tasks() if spec.args_model is not None},
+        documented=start_docs(engine.registry),
         title="SpyGlass",
         version="0.2.0",
         description=DESCRIPTION,
@@ -36,19 +37,22 @@ def create_api(engine: Engine) -> SpyGlassAPI:
     )
     install_error_handlers(api)
     # Matched in this order, route by route: the hot paths (health checks, result
-    # reads, starts) first.
+    # reads, starts) first, FastAPI's own (/openapi.json, /docs) after them.
     routers: list[APIRouter] = [
         service.router,
         results.router,
-        start_router(engine.registry),
+        start_router(),
         lifecycle.router,
         catalog.router,
         admin_api.router,
     ]
     # Every route straight on the app: an included router is matched twice per
     # request, route by route, which cost more than some routes' own work.
-    for router in [*routers, websockets.router, fallback_router(routers)]:
+    docs_routes = list(api.router.routes)
+    api.router.routes.clear()
+    for router in [*routers, websockets.router]:
         api.router.routes.extend(router.routes)
+    api.router.routes.extend([*docs_routes, *fallback_router(routers).routes])
     api.add_middleware(UnknownWebSocketPaths, known_prefixes=("/ws/", REFLEX_SOCKET_PATH))
     api.add_middleware(BodyLimit, limit=lambda: engine.settings.max_body_bytes, paths=API_PATHS)
     return api

@@ -4,12 +4,14 @@ handlers read the body themselves, to answer SpyGlass's own error codes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 
 
 def args_schema_ref(model: type[BaseModel]) -> str:
@@ -20,13 +22,28 @@ def args_schema_ref(model: type[BaseModel]) -> str:
 
 
 class SpyGlassAPI(FastAPI):
-    def __init__(self, args_models: Iterable[type[BaseModel]], **options: Any) -> None:
+    def __init__(
+        self, args_models: Iterable[type[BaseModel]], documented: Sequence[BaseRoute] = (), **options: Any
+    ) -> None:
+        """`documented`: operations OpenAPI shows that a broader route serves (one
+        per task, where one route starts every task)."""
         super().__init__(**options)
         self.args_models = set(args_models)
+        self.documented = list(documented)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            schema = super().openapi()
+            schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                summary=self.summary,
+                description=self.description,
+                routes=[*self.routes, *self.documented],
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+            )
             if self.args_models:
                 refs, defs = models_json_schema(
                     [(model, "validation") for model in self.args_models], ref_template="#/components/schemas/{model}"

@@ -1,30 +1,33 @@
-"""Start routes, one pair per registered task so OpenAPI shows each task's own
-arguments: the direct route `POST /api/<state>/task/start/<task>` (static tasks)
-and the token route `POST /api/<state>/tasks/<client_token>/start/<task>`.
-Both go through one start path."""
+"""Start routes: the direct route `POST /api/<state>/task/start/<task>` (static
+tasks) and the token route `POST /api/<state>/tasks/<client_token>/start/<task>`,
+both through one start path. Two lean routes serve every task; OpenAPI shows one
+operation per task, with that task's own arguments (`start_docs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
-from app.dependencies import ClientDep, EngineDep, TokenDep
+from app.dependencies import optional_client
 from app.errors import error_responses
+from app.lean_route import BEARER_SECURITY, LeanRoute, path_parameter
 from app.openapi import args_schema_ref
-from app.requests import idempotency_key, read_json_body
+from app.requests import bearer_token, idempotency_key, read_json_body
 from app.schemas import TaskOut, task_response
 from app.sse import KEEPALIVE_SECONDS, sse_response
 from app.stream_guard import TokenGuard
 from tasks.access import Access
 from tasks.auth import Client
-from tasks.engine import Engine, instance_task_needs_token
+from tasks.engine import Engine, get_engine, instance_task_needs_token
 from tasks.registry import Registry, TaskSpec
 from tasks.streams import task_events
 
 EVENT_STREAM = "text/event-stream"
+DIRECT_PATH = "/api/{state}/task/start/{task_name}"
+TOKEN_PATH = "/api/{state}/tasks/{client_token}/start/{task_name}"
 
 
 def wants_stream(request: Request) -> bool:
@@ -47,19 +50,22 @@ async def start_from_request(
     return await sse_response(stream, engine.settings.sse_keepalive_seconds, guard, headers)
 
 
-def _direct_start(spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
-    async def start(engine: EngineDep, client: ClientDep, token: TokenDep, request: Request) -> Response:
-        return await start_from_request(engine, spec, request, client, token if client else None)
+async def direct_start(request: Request) -> Response:
+    engine = get_engine()
+    spec = engine.registry.get(request.path_params["state"], request.path_params["task_name"])  # the precise 404
+    if not spec.is_static:
+        raise instance_task_needs_token(spec)
+    token = bearer_token(request.headers)
+    client = await optional_client(engine, token)
+    return await start_from_request(engine, spec, request, client, token if client else None)
 
-    return start
 
-
-def _token_start(spec: TaskSpec) -> Callable[..., Awaitable[Response]]:
-    async def start(engine: EngineDep, request: Request, client_token: str) -> Response:
-        client = await engine.authenticate(client_token)
-        return await start_from_request(engine, spec, request, client, client_token)
-
-    return start
+async def token_start(request: Request) -> Response:
+    engine = get_engine()
+    client_token: str = request.path_params["client_token"]
+    client = await engine.authenticate(client_token)
+    spec = engine.registry.get(request.path_params["state"], request.path_params["task_name"])
+    return await start_from_request(engine, spec, request, client, client_token)
 
 
 IDEMPOTENCY_PARAMETER = {
@@ -82,9 +88,14 @@ START_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _start_openapi(spec: TaskSpec) -> dict[str, Any]:
-    """The args model as request body, and the Idempotency-Key header."""
-    extra: dict[str, Any] = {"parameters": [IDEMPOTENCY_PARAMETER]}
+def _start_openapi(spec: TaskSpec, *, token_route: bool) -> dict[str, Any]:
+    """The args model as request body, the Idempotency-Key header, and the token:
+    in the path of the token route, a Bearer header on the direct one."""
+    extra: dict[str, Any] = (
+        {"parameters": [path_parameter("client_token"), IDEMPOTENCY_PARAMETER]}
+        if token_route
+        else {"parameters": [IDEMPOTENCY_PARAMETER], "security": BEARER_SECURITY}
+    )
     if spec.args_model is not None:
         extra["requestBody"] = {
             "required": spec.requires_args,
@@ -93,10 +104,20 @@ def _start_openapi(spec: TaskSpec) -> dict[str, Any]:
     return extra
 
 
-def start_router(registry: Registry) -> APIRouter:
-    """The start routes of every task the registry holds, then the answers for
-    tasks it does not (a precise 404, or 401 for an instance task without token)."""
-    router = APIRouter()
+def start_router() -> APIRouter:
+    """Two routes serve every task's starts, whichever state it belongs to: the
+    task is looked up in the registry (a precise 404 for an unknown one), not
+    matched route by route, which cost a start a regex per task registered."""
+    router = APIRouter(route_class=LeanRoute)
+    router.add_api_route(DIRECT_PATH, direct_start, methods=["POST"], include_in_schema=False)
+    router.add_api_route(TOKEN_PATH, token_start, methods=["POST"], include_in_schema=False)
+    return router
+
+
+def start_docs(registry: Registry) -> list[APIRoute]:
+    """What OpenAPI shows of the start routes: one operation per registered task,
+    with its own args schema. Documentation only: `start_router` serves them."""
+    router = APIRouter(route_class=LeanRoute)
     for spec in registry.tasks():
         common: dict[str, Any] = {
             "methods": ["POST"],
@@ -104,38 +125,24 @@ def start_router(registry: Registry) -> APIRouter:
             "response_model": TaskOut,
             "responses": START_RESPONSES,
             "tags": [spec.state],
-            "openapi_extra": _start_openapi(spec),
         }
         if spec.is_static:
             router.add_api_route(
-                f"/api/{spec.state}/task/start/{spec.name}",
-                _direct_start(spec),
+                DIRECT_PATH.format(state=spec.state, task_name=spec.name),
+                direct_start,
                 summary=f"Start {spec.state}.{spec.name}",
                 description=spec.doc,
                 operation_id=f"start_{spec.state}_{spec.name}",
+                openapi_extra=_start_openapi(spec, token_route=False),
                 **common,
             )
         router.add_api_route(
-            f"/api/{spec.state}/tasks/{{client_token}}/start/{spec.name}",
-            _token_start(spec),
+            TOKEN_PATH.replace("{state}", spec.state).replace("{task_name}", spec.name),
+            token_start,
             summary=f"Start {spec.state}.{spec.name} for the token's client",
             description=spec.doc + "\n\nThe task is owned by the client; only its tokens see it.",
             operation_id=f"start_{spec.state}_{spec.name}_for_client",
+            openapi_extra=_start_openapi(spec, token_route=True),
             **common,
         )
-    for path, unknown in (
-        ("/api/{state}/tasks/{client_token}/start/{task_name}", token_start_unknown),
-        ("/api/{state}/task/start/{task_name}", start_unknown),
-    ):
-        router.add_api_route(path, unknown, methods=["POST"], include_in_schema=False)
-    return router
-
-
-async def token_start_unknown(engine: EngineDep, state: str, client_token: str, task_name: str) -> None:
-    await engine.authenticate(client_token)
-    engine.registry.get(state, task_name)  # raises the precise 404
-
-
-async def start_unknown(engine: EngineDep, state: str, task_name: str) -> None:
-    spec = engine.registry.get(state, task_name)  # raises the precise 404
-    raise instance_task_needs_token(spec)  # a static task matched its own route above
+    return [route for route in router.routes if isinstance(route, APIRoute)]

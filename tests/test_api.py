@@ -143,11 +143,13 @@ def test_a_body_over_one_mebibyte_is_413_and_nothing_is_started(client: TestClie
     assert response.json()["code"] == "body_too_large"
 
 
-def test_a_bad_wait_value_is_422(client: TestClient) -> None:
+def test_a_bad_wait_value_is_422_naming_the_parameter(client: TestClient) -> None:
     snap = start(client, "fast_tasks", "noop")
-    for wait_value in ("abc", "-1"):
+    for wait_value, reason in (("abc", "float_parsing"), ("-1", "greater_than_equal"), ("nan", "finite_number")):
         response = client.get(f"/api/fast_tasks/task/result/{snap['task_id']}", params={"wait": wait_value})
         assert response.status_code == 422 and response.json()["code"] == "invalid_request"
+        assert [(d["loc"], d["type"]) for d in response.json()["details"]] == [(["query", "wait"], reason)]
+    assert wait(client, "fast_tasks", snap["task_id"], seconds=0.5)["status"] == "Completed"
 
 
 def test_a_task_that_raises_ends_in_error_with_its_message(client: TestClient) -> None:
@@ -193,6 +195,34 @@ def test_openapi_shows_each_start_route_with_its_args_schema(client: TestClient)
     assert {"202", "404", "422", "413"} <= set(route["responses"])
     assert "/api/{state}/task/result/{task_id}" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_openapi_documents_the_hot_routes_parameters_and_who_may_call_them(client: TestClient) -> None:
+    """Start and result read their own parameters (app/lean_route.py): OpenAPI
+    still shows each one, and which routes take the Bearer token."""
+    spec = client.get("/openapi.json").json()
+    assert "Bearer" in spec["components"]["securitySchemes"]
+
+    def parameters(path: str, method: str) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in spec["paths"][path][method]["parameters"]}
+
+    result = spec["paths"]["/api/{state}/task/result/{task_id}"]["get"]
+    assert result["security"] == [{"Bearer": []}]
+    result_params = parameters("/api/{state}/task/result/{task_id}", "get")
+    assert {name: p["in"] for name, p in result_params.items()} == {"state": "path", "task_id": "path", "wait": "query"}
+    assert result_params["wait"]["schema"] | {"description": ""} == {
+        "type": "number",
+        "minimum": 0,
+        "default": 0,
+        "title": "Wait",
+        "description": "",
+    }
+    direct = "/api/example_task2/task/start/task2_with_args"
+    assert spec["paths"][direct]["post"]["security"] == [{"Bearer": []}]
+    assert set(parameters(direct, "post")) == {"Idempotency-Key"}
+    token_route = "/api/example_counter/tasks/{client_token}/start/process_items"
+    assert "security" not in spec["paths"][token_route]["post"]  # the token is in the path
+    assert parameters(token_route, "post")["client_token"]["required"] is True
 
 
 def test_every_schema_reference_in_openapi_resolves_even_when_two_states_share_a_model_name(

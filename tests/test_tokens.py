@@ -127,6 +127,22 @@ def test_a_bad_token_is_401_on_http_and_4401_on_websockets(client: TestClient, m
     assert response.status_code == 401
 
 
+def test_the_token_route_checks_the_token_before_saying_whether_a_task_exists(client: TestClient, mint: Mint) -> None:
+    """A stranger learns nothing of the registry from the token route; a client learns
+    which state or task name is wrong."""
+    for path in (
+        "fast_tasks/tasks/sgt-nope/start/noop",
+        "fast_tasks/tasks/sgt-nope/start/nope",
+        "nope/tasks/x/start/x",
+    ):
+        response = client.post(f"/api/{path}")
+        assert (response.status_code, response.json()["code"]) == (401, "unauthorized"), path
+    token = mint("alice")
+    assert client.post(f"/api/fast_tasks/tasks/{token}/start/nope").json()["code"] == "unknown_task"
+    assert client.post(f"/api/nope/tasks/{token}/start/noop").json()["code"] == "unknown_state"
+    assert client.post(f"/api/fast_tasks/tasks/{token}/start/noop").status_code == 202
+
+
 def test_an_instance_task_on_the_direct_route_is_401_naming_the_token_route(client: TestClient) -> None:
     response = client.post("/api/example_counter/task/start/process_items")
     assert response.status_code == 401
