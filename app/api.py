@@ -11,7 +11,7 @@ from app.errors import install_error_handlers
 from app.fallback import fallback_router
 from app.fastlane import API_PATHS
 from app.openapi import SpyGlassAPI
-from app.starts import start_docs, start_router
+from app.starts import DIRECT_PATH, start_docs, start_router
 from app.websockets import UnknownWebSocketPaths
 from tasks.engine import Engine
 
@@ -28,7 +28,7 @@ REFLEX_SOCKET_PATH = "/_event"
 def create_api(engine: Engine) -> SpyGlassAPI:
     api = SpyGlassAPI(
         args_models={spec.args_model for spec in engine.registry.tasks() if spec.args_model is not None},
-        documented=start_docs(engine.registry),
+        documented={DIRECT_PATH: start_docs(engine.registry)},
         title="SpyGlass",
         version="0.2.0",
         description=DESCRIPTION,

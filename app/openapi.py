@@ -4,7 +4,7 @@ handlers read the body themselves, to answer SpyGlass's own error codes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,13 +23,23 @@ def args_schema_ref(model: type[BaseModel]) -> str:
 
 class SpyGlassAPI(FastAPI):
     def __init__(
-        self, args_models: Iterable[type[BaseModel]], documented: Sequence[BaseRoute] = (), **options: Any
+        self,
+        args_models: Iterable[type[BaseModel]],
+        documented: Mapping[str, Sequence[BaseRoute]] | None = None,
+        **options: Any,
     ) -> None:
-        """`documented`: operations OpenAPI shows that a broader route serves (one
-        per task, where one route starts every task)."""
+        """`documented`: by the path of a broad route, the operations OpenAPI shows
+        in its place (one per task, where one route starts every task)."""
         super().__init__(**options)
         self.args_models = set(args_models)
-        self.documented = list(documented)
+        self.documented = dict(documented or {})
+
+    def _documented_routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = []
+        for route in self.routes:
+            routes.append(route)
+            routes.extend(self.documented.get(getattr(route, "path", ""), ()))
+        return routes
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -39,7 +49,7 @@ class SpyGlassAPI(FastAPI):
                 openapi_version=self.openapi_version,
                 summary=self.summary,
                 description=self.description,
-                routes=[*self.routes, *self.documented],
+                routes=self._documented_routes(),
                 tags=self.openapi_tags,
                 servers=self.servers,
                 separate_input_output_schemas=self.separate_input_output_schemas,

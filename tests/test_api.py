@@ -223,6 +223,9 @@ def test_openapi_documents_the_hot_routes_parameters_and_who_may_call_them(clien
     token_route = "/api/example_counter/tasks/{client_token}/start/process_items"
     assert "security" not in spec["paths"][token_route]["post"]  # the token is in the path
     assert parameters(token_route, "post")["client_token"]["required"] is True
+    paths = list(spec["paths"])  # /docs lists the starts where they are served: after the result route
+    starts = [i for i, path in enumerate(paths) if "/start/" in path]
+    assert starts == list(range(paths.index("/api/{state}/task/result/{task_id}") + 1, paths.index("/api/tasks")))
 
 
 def test_every_schema_reference_in_openapi_resolves_even_when_two_states_share_a_model_name(
