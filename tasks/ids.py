@@ -7,8 +7,12 @@ import time
 
 
 def new_task_id() -> str:
-    """128 random bits, URL-safe: ids must not be guessable or enumerable."""
-    return secrets.token_urlsafe(16)
+    """The creation time in milliseconds (11 hex digits), then 128 random bits,
+    URL-safe. The random part makes ids unguessable and not enumerable; the time
+    part makes ids made close together sort together, so a new task's row and
+    events land on the index pages the last ones did, instead of dirtying a
+    random page of each index per task (measured: a sixth of the store's CPU)."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_urlsafe(16)}"
 
 
 class EventClock:

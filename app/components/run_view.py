@@ -63,7 +63,7 @@ def header() -> rx.Component:
             _fact("Attempt", rx.text(s.attempt)),
             rx.cond(
                 s.retry_of != "",
-                _fact("Re-run of", rx.link(rx.code(s.retry_of[:10]), href="/admins/tasks/" + s.retry_of)),
+                _fact("Re-run of", rx.link(rx.code(s.retry_of[-10:]), href="/admins/tasks/" + s.retry_of)),
             ),
             _fact("Worker", rx.code(s.worker[:8])),
             wrap="wrap",

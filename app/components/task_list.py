@@ -108,7 +108,7 @@ def _row(row: TaskRow) -> rx.Component:
         _cell(
             "Id",
             rx.link(
-                rx.code(row.task_id[:10]),
+                rx.code(row.task_id[-10:]),
                 href="/admins/tasks/" + row.task_id,
                 class_name="task-link",
                 aria_label="open task " + row.task_id,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -24,8 +26,18 @@ def test_event_ids_strictly_increase_even_within_one_microsecond() -> None:
 
 
 def test_task_ids_and_tokens_carry_enough_randomness() -> None:
-    assert len({new_task_id() for _ in range(1000)}) == 1000
-    assert len(new_task_id()) >= 16  # 128 bits in URL-safe base64
+    ids = [new_task_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{11}[A-Za-z0-9_-]{22}", task_id) for task_id in ids)  # time + 128 random bits
+    assert len({task_id[11:] for task_id in ids}) == 1000
+
+
+def test_task_ids_made_later_sort_later() -> None:
+    earlier = new_task_id()
+    time.sleep(0.002)
+    later = new_task_id()
+    assert earlier < later
+    assert abs(int(later[:11], 16) - time.time_ns() // 1_000_000) < 1000  # the prefix is the time in ms
     token = new_token()
     assert token.startswith("sgt") and len(token) == 43 and "_" not in token
 
