@@ -40,14 +40,14 @@ class LeanRoute(APIRoute):
         return endpoint
 
 
+def _title(name: str) -> str:
+    """The schema title FastAPI gives a parameter: `task_id` is "Task Id"."""
+    return name.replace("_", " ").title()
+
+
 def path_parameter(name: str) -> dict[str, Any]:
     """The OpenAPI entry FastAPI writes for a `name: str` path parameter."""
-    return {
-        "in": "path",
-        "name": name,
-        "required": True,
-        "schema": {"title": name.replace("_", " ").title(), "type": "string"},
-    }
+    return {"in": "path", "name": name, "required": True, "schema": {"title": _title(name), "type": "string"}}
 
 
 class QueryParameter(Generic[T]):
@@ -62,7 +62,7 @@ class QueryParameter(Generic[T]):
             **self.adapter.json_schema(),
             "default": default,
             "description": description,
-            "title": name.replace("_", " ").title(),
+            "title": _title(name),
         }
         self.openapi = {"in": "query", "name": name, "required": False, "description": description, "schema": schema}
 

@@ -114,6 +114,11 @@ def start_router() -> APIRouter:
     return router
 
 
+def _task_path(route_path: str, spec: TaskSpec) -> str:
+    """The route's path for one task: its state and name filled in, the token left a parameter."""
+    return route_path.replace("{state}", spec.state).replace("{task_name}", spec.name)
+
+
 def start_docs(registry: Registry) -> list[APIRoute]:
     """What OpenAPI shows of the start routes: one operation per registered task,
     with its own args schema. Documentation only: `start_router` serves them."""
@@ -128,7 +133,7 @@ def start_docs(registry: Registry) -> list[APIRoute]:
         }
         if spec.is_static:
             router.add_api_route(
-                DIRECT_PATH.format(state=spec.state, task_name=spec.name),
+                _task_path(DIRECT_PATH, spec),
                 direct_start,
                 summary=f"Start {spec.state}.{spec.name}",
                 description=spec.doc,
@@ -137,7 +142,7 @@ def start_docs(registry: Registry) -> list[APIRoute]:
                 **common,
             )
         router.add_api_route(
-            TOKEN_PATH.replace("{state}", spec.state).replace("{task_name}", spec.name),
+            _task_path(TOKEN_PATH, spec),
             token_start,
             summary=f"Start {spec.state}.{spec.name} for the token's client",
             description=spec.doc + "\n\nThe task is owned by the client; only its tokens see it.",

@@ -11,6 +11,7 @@ from app.components.status import (
     local_time,
     notice,
     progress_bar,
+    short_task_id,
     status_badge,
     ticking_duration,
     time_zone_note,
@@ -63,7 +64,7 @@ def header() -> rx.Component:
             _fact("Attempt", rx.text(s.attempt)),
             rx.cond(
                 s.retry_of != "",
-                _fact("Re-run of", rx.link(rx.code(s.retry_of[-10:]), href="/admins/tasks/" + s.retry_of)),
+                _fact("Re-run of", rx.link(short_task_id(s.retry_of), href="/admins/tasks/" + s.retry_of)),
             ),
             _fact("Worker", rx.code(s.worker[:8])),
             wrap="wrap",

@@ -34,6 +34,12 @@ def progress_bar(progress: rx.Var[int] | int, label: str = "progress") -> rx.Com
     )
 
 
+def short_task_id(task_id: rx.Var[str]) -> rx.Component:
+    """A task id by its last ten characters: its first eleven are its creation time,
+    alike for tasks started together (tasks/ids.py)."""
+    return rx.code(task_id[-10:])
+
+
 def local_time(value: rx.Var[str] | str, with_date: bool = True) -> rx.Component:
     """An ISO 8601 time shown in the browser's own time zone."""
     fmt = "YYYY-MM-DD HH:mm:ss" if with_date else "HH:mm:ss"

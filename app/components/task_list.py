@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.components.dialogs import confirm_dialog
-from app.components.status import local_time, notice, progress_bar, status_badge, ticking_duration
+from app.components.status import local_time, notice, progress_bar, short_task_id, status_badge, ticking_duration
 from states.task_list import TaskListState
 from states.views import ANY, TaskRow
 from tasks.status import TaskStatus
@@ -108,7 +108,7 @@ def _row(row: TaskRow) -> rx.Component:
         _cell(
             "Id",
             rx.link(
-                rx.code(row.task_id[-10:]),
+                short_task_id(row.task_id),
                 href="/admins/tasks/" + row.task_id,
                 class_name="task-link",
                 aria_label="open task " + row.task_id,

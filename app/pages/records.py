@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.components.dialogs import confirm_dialog
-from app.components.status import local_time, time_zone_note
+from app.components.status import local_time, short_task_id, time_zone_note
 from app.layout import admin_page
 from states.task_records import RecordRow, TaskRecordsState
 
@@ -32,7 +32,7 @@ def _row(row: RecordRow) -> rx.Component:
             ),
             data_label="Select",
         ),
-        rx.table.cell(rx.link(rx.code(row.task_id[-10:]), href="/admins/tasks/" + row.task_id), data_label="Id"),
+        rx.table.cell(rx.link(short_task_id(row.task_id), href="/admins/tasks/" + row.task_id), data_label="Id"),
         *[rx.table.cell(getattr(row, field), data_label=label) for label, field in COLUMNS[1:]],
         rx.table.cell(local_time(row.created), data_label="Created", white_space="nowrap"),
         rx.table.cell(local_time(row.finished), data_label="Finished", white_space="nowrap"),

@@ -32,6 +32,16 @@ def test_a_task_started_over_http_with_a_token_appears_live_with_its_client(
     expect(line.locator(".progress-text")).to_have_text("100%")
 
 
+def test_each_row_shows_the_end_of_its_id_so_tasks_started_together_differ(
+    page: Page, api: Api, dashboard_server: Server
+) -> None:
+    first, second = api.start("noop"), api.start("noop")  # same time prefix, or nearly
+    open_list(page, dashboard_server)
+    for task_id in (first, second):
+        expect(row(page, task_id).locator(".task-link code")).to_have_text(task_id[-10:])
+    assert first[-10:] != second[-10:]
+
+
 def test_a_completed_task_reads_100_percent_whatever_its_last_update(
     page: Page, api: Api, dashboard_server: Server
 ) -> None:
