@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from fastapi.responses import Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from tasks.events import EventType, TaskEvent, TaskInspection, TaskSnapshot
 
@@ -44,7 +44,7 @@ def task_response(snap: TaskSnapshot, status_code: int = 200, token: str | None 
     """A TaskOut body serialised once, skipping FastAPI's re-validation of a
     snapshot the engine already validated (the start and result hot paths)."""
     body = snap.model_dump_json().encode()
-    links = json.dumps(task_links(snap, token), separators=(",", ":")).encode()
+    links = to_json(task_links(snap, token))
     return Response(body[:-1] + b',"links":' + links + b"}", status_code=status_code, media_type="application/json")
 
 

@@ -146,6 +146,10 @@ class Bus(Protocol):
     def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Once entered, every event published to `topic` is delivered."""
 
+    def heard(self, topics: Sequence[str]) -> bool:
+        """False only when no subscriber anywhere would get an event on these topics:
+        then a progress tick is not worth making (the row still records it)."""
+
     def on_command(self, handler: CommandHandler) -> None: ...
 
     async def request(self, worker_id: str, command: Command, timeout: float = 2.0) -> Reply | None:
@@ -166,6 +170,10 @@ class LocalDispatch:
         for topic in topics:
             for sub in self.subscribers.get(topic, ()):
                 sub.deliver(event)
+
+    def heard(self, topics: Sequence[str]) -> bool:
+        subscribers = self.subscribers
+        return any(topic in subscribers for topic in topics)
 
     def add(self, topic: str) -> Subscription:
         sub = Subscription(topic, self.max_queue)
@@ -206,6 +214,9 @@ class InMemoryBus:
 
     def publish(self, event: TaskEvent, topics: Sequence[str]) -> None:
         self.local.deliver(event, topics)
+
+    def heard(self, topics: Sequence[str]) -> bool:
+        return self.local.heard(topics)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:

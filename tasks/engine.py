@@ -410,11 +410,20 @@ class Engine:
         snap = await self.snapshot(task_id, access)
         if snap.is_terminal or timeout <= 0:
             return snap  # the common case needs no subscription
+        deadline = time.monotonic() + timeout
+        ending = self.runner.ending(task_id)
+        if ending is not None:  # running here: no bus, no wake-up per progress tick
+            await asyncio.wait((ending,), timeout=timeout)
+            if not ending.done():
+                return await self.snapshot(task_id, access)
+            if (final := ending.result()) is not None:
+                return final  # committed before it resolved, as a terminal event before it is published
+            # Dropped here unrecorded (this worker was declared dead): the worker
+            # that records its end publishes it.
         async with self.bus.subscribe(task_topic(task_id)) as sub:
             snap = await self.snapshot(task_id, access)  # again: it may have ended before we subscribed
             if snap.is_terminal:
                 return snap
-            deadline = time.monotonic() + timeout
             while (remaining := deadline - time.monotonic()) > 0:
                 event = await sub.get(timeout=remaining)
                 if sub.overflowed:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from tasks.rows import TaskRow
-from tasks.status import LogLevel, TaskStatus
+from tasks.status import TERMINAL_VALUES, LogLevel, TaskStatus
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -105,7 +105,7 @@ class TaskSnapshot(BaseModel):
             cls,
             {
                 "task_id": record.id,
-                "status": TaskStatus(record.status),
+                "status": record.status,  # the value, as a validated snapshot holds it (use_enum_values)
                 "progress": record.progress,
                 "result": record.result,
                 "timestamp": as_utc(record.updated_at) or utcnow(),
@@ -127,7 +127,7 @@ class TaskSnapshot(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
-        return TaskStatus(self.status).is_terminal
+        return str(self.status) in TERMINAL_VALUES
 
 
 class TaskEvent(BaseModel):

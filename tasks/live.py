@@ -9,10 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tasks.events import TaskSnapshot
 from tasks.outbox import Outbox
 from tasks.processes import ProcessGroups
 from tasks.registry import TaskSpec
-from tasks.rows import LiveRecord
+from tasks.rows import LiveRecord, row_state
 from tasks.status import TaskStatus
 
 
@@ -28,6 +29,7 @@ class LiveTask:
     spec: TaskSpec
     args: BaseModel | None
     outbox: Outbox
+    topics: tuple[str, ...]  # where its events are published
     args_json: str = ""
     handle: asyncio.Task[None] | None = None
     _inbox: asyncio.Queue[Any] | None = field(default=None, init=False)
@@ -35,8 +37,19 @@ class LiveTask:
     processes: ProcessGroups | None = None
     ended: bool = False  # its end is recorded (or being recorded): ignore what it still says
     force_timer: asyncio.TimerHandle | None = None
+    # Resolves with the terminal snapshot once the end is committed (None if this
+    # worker did not record it): what a long-poll here awaits. Made on first use.
+    ending: asyncio.Future[TaskSnapshot | None] | None = None
     # Proves a Reflex event that runs an instance task was sent by the engine.
     launch_nonce: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def row_state(self) -> dict[str, Any]:
+        """The row as it stands now: what a coalesced progress write reads at flush time."""
+        return row_state(self.record, self.args_json)
+
+    def ended_with(self, snapshot: TaskSnapshot | None) -> None:
+        if self.ending is not None and not self.ending.done():
+            self.ending.set_result(snapshot)
 
     @property
     def inbox(self) -> asyncio.Queue[Any]:

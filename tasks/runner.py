@@ -85,6 +85,7 @@ class Runner:
             if live.processes is not None:
                 live.processes.kill_all()
             self._live.pop(live.record.id, None)
+            live.ended_with(None)
             self._background(self.limits.release(live.spec, live.record.id))
         return len(abandoned)
 
@@ -105,6 +106,17 @@ class Runner:
 
     def live(self, task_id: str) -> LiveTask | None:
         return self._live.get(task_id)
+
+    def ending(self, task_id: str) -> asyncio.Future[TaskSnapshot | None] | None:
+        """For a task running here: resolves once its end is committed, with its
+        terminal snapshot, or None if its end was not recorded here (read the store).
+        A long-poll awaits this instead of hearing every event on the bus."""
+        live = self._live.get(task_id)
+        if live is None:
+            return None
+        if live.ending is None:
+            live.ending = asyncio.get_running_loop().create_future()
+        return live.ending
 
     async def snapshot(self, task_id: str) -> TaskSnapshot:
         live = self._live.get(task_id)
@@ -152,8 +164,14 @@ class Runner:
             retry_of=retry_of,
         )
         args_json = json.dumps(record.args, separators=(",", ":")) if record.args is not None else ""
+        where = topics(record)
         live = LiveTask(
-            record=record, spec=spec, args=args, outbox=Outbox(self._publisher(record)), args_json=args_json
+            record=record,
+            spec=spec,
+            args=args,
+            outbox=Outbox(lambda event: self.bus.publish(event, where)),
+            topics=where,
+            args_json=args_json,
         )
         record.search_text = search_text(record, args_json)
         self._live[task_id] = live
@@ -169,10 +187,6 @@ class Runner:
             raise
         self._spawn(live)
         return TaskSnapshot.of(record)
-
-    def _publisher(self, record: LiveRecord) -> Callable[[TaskEvent], None]:
-        where = topics(record)
-        return lambda event: self.bus.publish(event, where)
 
     def _drop(self, live: LiveTask) -> None:
         """Forget a task whose row was never written."""
@@ -312,10 +326,12 @@ class Runner:
         self._tick(live)
 
     def _tick(self, live: LiveTask) -> None:
-        """A status event: pushed at once, written coalesced."""
-        event = self._next_event(live, EventType.STATUS)
-        self.store.set_progress(live.record.id, row_state(live.record, live.args_json))
-        live.outbox.put(event)
+        """A status event: pushed at once to whoever listens, written coalesced."""
+        if self.bus.heard(live.topics):
+            live.outbox.put(self._next_event(live, EventType.STATUS))
+        else:
+            live.record.updated_at = utcnow()
+        self.store.set_progress(live.record.id, live.row_state)
 
     async def log(self, live: LiveTask, message: str, level: LogLevel) -> None:
         self._check_running(live)
@@ -356,7 +372,7 @@ class Runner:
         if event.type != EventType.MESSAGE:
             self._mark_processing(live)
         live.outbox.put(event, self.store.append_events([event]))
-        self.store.set_progress(live.record.id, row_state(live.record, live.args_json))
+        self.store.set_progress(live.record.id, live.row_state)
 
     def _next_event(self, live: LiveTask, type_: str, **fields: Any) -> TaskEvent:
         now = utcnow()
@@ -478,12 +494,15 @@ class Runner:
         live.ended = True
         if live.force_timer is not None:
             live.force_timer.cancel()
+        snapshot: TaskSnapshot | None = None
         try:
-            self._remember(await self._finish(live, outcome))
+            snapshot = await self._finish(live, outcome)
+            self._remember(snapshot)
         except Exception:
             log.exception("could not record the end of task %s", live.record.id)
         finally:
             self._live.pop(live.record.id, None)
+            live.ended_with(snapshot)
             await self.limits.release(live.spec, live.record.id)
 
     def _remember(self, snap: TaskSnapshot) -> None:

@@ -25,6 +25,7 @@ class TaskStatus(str, Enum):
 TERMINAL_STATUSES: frozenset[TaskStatus] = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED}
 )
+TERMINAL_VALUES: frozenset[str] = frozenset(status.value for status in TERMINAL_STATUSES)
 ACTIVE_STATUSES: frozenset[TaskStatus] = frozenset(TaskStatus) - TERMINAL_STATUSES
 
 

@@ -16,7 +16,7 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -153,7 +153,7 @@ class Store:
         self._engine: AsyncEngine | None = None
         self._sqlite_writer: SqliteWriter | None = None
         self._queue: list[_Write] = []
-        self._progress: dict[str, dict[str, Any]] = {}
+        self._progress: dict[str, Callable[[], dict[str, Any]]] = {}
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -239,18 +239,21 @@ class Store:
         """Resolves once the row is committed."""
         return self._enqueue(inserts=[values])
 
-    def set_progress(self, task_id: str, values: dict[str, Any]) -> None:
-        """Coalesced: the latest values win; written within `progress_flush_seconds`."""
+    def set_progress(self, task_id: str, read: Callable[[], dict[str, Any]]) -> None:
+        """Coalesced: within `progress_flush_seconds`, the task's row is written as
+        `read()` gives it then, once for however many ticks (a thousand a second
+        on a busy task); `read` replaces the task's previous one."""
         if not self._progress:
             self._wakeup.set()
-        self._progress.setdefault(task_id, {}).update(values)
+        self._progress[task_id] = read
 
     def update_task(
         self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent] = ()
     ) -> asyncio.Future[None]:
-        """Resolves once committed; a pending coalesced tick of the task is folded in."""
-        pending = self._progress.pop(task_id, None)
-        return self._enqueue(updates=[(task_id, {**(pending or {}), **values})], events=[_event_row(e) for e in events])
+        """Resolves once committed. It supersedes the task's pending tick, unread:
+        `values` carries every column a tick writes (the runner's row state)."""
+        self._progress.pop(task_id, None)
+        return self._enqueue(updates=[(task_id, values)], events=[_event_row(e) for e in events])
 
     def delete_tasks(self, task_ids: Sequence[str]) -> asyncio.Future[None]:
         """Removes rows and their events, after every write queued before it."""
@@ -278,7 +281,7 @@ class Store:
             if progress:
                 tick: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 tick.add_done_callback(lambda f: f.exception())  # logged in _commit; nobody awaits ticks
-                writes.insert(0, _Write(tick, updates=list(progress.items())))
+                writes.insert(0, _Write(tick, updates=[(task_id, read()) for task_id, read in progress.items()]))
             if writes:
                 await self._commit(writes)
             if self._closing and not self._queue and not self._progress:

@@ -249,3 +249,62 @@ async def test_workers_starting_together_create_the_configured_admin_once(engine
     await asyncio.gather(*(engine.admins.ensure_password("root", password) for _ in range(6)))
     assert await engine.admins.users() == ["root"]
     assert (await engine.admins.login("root", password)).user == "root"
+
+
+async def test_long_polls_on_the_task_s_worker_return_its_end_only_once_it_is_committed(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "steps", {"steps": 3, "interval": 0.05})
+    snap = await engine.start_task(spec, args)
+
+    async def wait_then_read() -> tuple[str, str | None]:
+        final = await engine.wait(snap.task_id, 10)
+        row = await engine.store.get_task(snap.task_id)
+        return final.status, row.status if row else None
+
+    outcomes = await asyncio.gather(*(wait_then_read() for _ in range(50)))
+    assert set(outcomes) == {("Completed", "Completed")}
+
+
+async def test_a_long_poll_that_times_out_returns_the_running_task_and_a_later_one_its_end(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    snap = await engine.start_task(spec, args)
+    running = await engine.wait(snap.task_id, 0.3)
+    assert running.status == "Processing" and running.progress > 0
+    later = asyncio.create_task(engine.wait(snap.task_id, 10))
+    await engine.cancel(snap.task_id)
+    assert (await asyncio.wait_for(later, 5)).status == "Cancelled"
+
+
+async def test_a_long_poll_outlives_its_worker_dropping_the_task_and_returns_the_end_another_records(
+    engine: Engine,
+) -> None:
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    snap = await engine.start_task(spec, args)
+    waiting = asyncio.create_task(engine.wait(snap.task_id, 10))
+    await asyncio.sleep(0.05)
+    engine.runner.abandon_all()  # this worker was declared dead: it drops its tasks unrecorded
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # nobody has recorded the end yet
+    await engine.store.mark_workers_stopped([engine.runner.worker_id], "died", utcnow())
+    await engine.workers.interrupt_orphans()  # what a surviving worker does
+    final = await asyncio.wait_for(waiting, 5)
+    assert (final.status, final.error_code) == ("Interrupted", "interrupted")
+
+
+async def test_a_watcher_joining_a_task_nobody_watched_sees_its_progress_then_every_later_tick(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    snap = await engine.start_task(spec, args)
+    await asyncio.sleep(0.35)  # ticks every 100 ms, unwatched
+    row = await engine.store.get_task(snap.task_id)
+    assert row is not None and row.progress >= 2  # the row records them all the same
+    stream = task_events(engine, snap.task_id, access=ANONYMOUS)
+    first = await anext(stream)
+    assert first is not None and first.type == EventType.SNAPSHOT
+    assert first.snapshot is not None and first.snapshot.progress >= 3
+    ticks = [await anext(stream) for _ in range(2)]
+    assert [t.type for t in ticks if t is not None] == [EventType.STATUS, EventType.STATUS]
+    ids = [first.id, *(t.id for t in ticks if t is not None)]
+    assert ids == sorted(set(ids))
+    progress = [first.snapshot.progress, *(t.snapshot.progress for t in ticks if t and t.snapshot)]
+    assert progress == sorted(progress) and progress[-1] > progress[0]
+    await stream.aclose()
+    await engine.cancel(snap.task_id)

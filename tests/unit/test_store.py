@@ -72,12 +72,36 @@ async def test_one_bad_write_fails_alone_and_its_batch_neighbours_commit(store: 
     assert [e.message for e in await store.events_after(existing, 0)] == ["still written"]
 
 
-async def test_progress_ticks_coalesce_to_the_latest_values(store: Store) -> None:
+async def test_progress_ticks_coalesce_into_one_write_of_the_row_as_it_is_at_flush_time(store: Store) -> None:
     task_id = new_task_id()
     await store.insert_task(_row(task_id))
+    reads: list[float] = []
+    current = {"progress": 0.0}
+
+    def row_now() -> dict[str, object]:
+        reads.append(current["progress"])
+        return {"progress": current["progress"], "status": "Processing"}
+
     for progress in (0.1, 0.2, 0.3):
-        store.set_progress(task_id, {"progress": progress, "status": "Processing"})
-    await store.update_task(task_id, {"message": "durable"})  # folds the pending tick in
+        current["progress"] = progress
+        store.set_progress(task_id, row_now)
+    current["progress"] = 0.4  # changed after the last tick, before the flush
+    for _ in range(100):
+        record = await store.get_task(task_id)
+        assert record is not None
+        if record.status == "Processing":
+            break
+        await asyncio.sleep(0.01)
+    assert (record.progress, record.status) == (0.4, "Processing")
+    assert reads == [0.4]  # read once, at the flush
+
+
+async def test_a_durable_update_supersedes_a_pending_tick(store: Store) -> None:
+    task_id = new_task_id()
+    await store.insert_task(_row(task_id))
+    store.set_progress(task_id, lambda: {"progress": 0.5, "status": "Processing"})
+    await store.update_task(task_id, {"progress": 1.0, "status": "Completed", "message": "durable"})
+    await asyncio.sleep(0.1)  # past the flush window: nothing pending is written over it
     record = await store.get_task(task_id)
     assert record is not None
-    assert (record.progress, record.status, record.message) == (0.3, "Processing", "durable")
+    assert (record.progress, record.status, record.message) == (1.0, "Completed", "durable")
