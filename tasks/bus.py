@@ -133,6 +133,9 @@ class Subscription:
 
 class Bus(Protocol):
     worker_id: str
+    # Other workers publish on it too (Redis): an event about a task running here
+    # may come from elsewhere (a survivor ending the tasks of a worker it declared dead).
+    shared: bool
 
     async def start(self) -> None: ...
 
@@ -198,6 +201,8 @@ class LocalDispatch:
 
 
 class InMemoryBus:
+    shared = False
+
     def __init__(self, worker_id: str = "local", max_queue: int = 10_000) -> None:
         self.worker_id = worker_id
         self.local = LocalDispatch(max_queue)

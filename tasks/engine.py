@@ -411,8 +411,9 @@ class Engine:
         if snap.is_terminal or timeout <= 0:
             return snap  # the common case needs no subscription
         deadline = time.monotonic() + timeout
-        ending = self.runner.ending(task_id)
-        if ending is not None:  # running here: no bus, no wake-up per progress tick
+        # Running here, and only this worker can end it: no bus, no wake-up per tick.
+        ending = None if self.bus.shared else self.runner.ending(task_id)
+        if ending is not None:
             await asyncio.wait((ending,), timeout=timeout)
             if not ending.done():
                 return await self.snapshot(task_id, access)

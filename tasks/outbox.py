@@ -31,6 +31,11 @@ class Outbox:
         self._queue.append((event, written))
         self.flush()
 
+    @property
+    def holding(self) -> bool:
+        """Events wait behind a durable one that is being committed."""
+        return bool(self._queue)
+
     def unpublished(self) -> list[TaskEvent]:
         """Durable events written or being written but not yet published."""
         return [event for event, written in self._queue if written is not None]

@@ -59,6 +59,8 @@ async def announce(redis_url: str, prefix: str, command: Command) -> None:
 
 
 class RedisBus:
+    shared = True
+
     def __init__(self, redis: Redis, prefix: str, worker_id: str, max_queue: int = 10_000) -> None:
         self.redis = redis
         self.prefix = prefix

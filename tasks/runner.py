@@ -327,7 +327,9 @@ class Runner:
 
     def _tick(self, live: LiveTask) -> None:
         """A status event: pushed at once to whoever listens, written coalesced."""
-        if self.bus.heard(live.topics):
+        # Made as well when events wait in the outbox: a watcher that heard one of
+        # them (and left) must not be shown it last when it resumes.
+        if live.outbox.holding or self.bus.heard(live.topics):
             live.outbox.put(self._next_event(live, EventType.STATUS))
         else:
             live.record.updated_at = utcnow()

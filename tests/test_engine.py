@@ -308,3 +308,13 @@ async def test_a_watcher_joining_a_task_nobody_watched_sees_its_progress_then_ev
     assert progress == sorted(progress) and progress[-1] > progress[0]
     await stream.aclose()
     await engine.cancel(snap.task_id)
+
+
+async def test_long_polls_cancelled_by_their_clients_leave_the_others_waiting(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "steps", {"steps": 4, "interval": 0.1})
+    snap = await engine.start_task(spec, args)
+    polls = [asyncio.create_task(engine.wait(snap.task_id, 10)) for _ in range(20)]
+    await asyncio.sleep(0.1)
+    for poll in polls[::2]:
+        poll.cancel()
+    assert {final.status for final in await asyncio.gather(*polls[1::2])} == {"Completed"}

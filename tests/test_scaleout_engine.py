@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from tasks.access import ANONYMOUS
 from tasks.engine import Engine, get_engine
 from tasks.errors import TooManyTasks
-from tasks.events import EventType, TaskEvent
+from tasks.events import EventType, TaskEvent, utcnow
 from tasks.settings import Settings
 from tasks.streams import task_events
 
@@ -170,3 +170,16 @@ async def test_a_dead_workers_tasks_are_interrupted_by_the_survivor(workers: tup
     assert final.status == "Interrupted" and final.error_code == "interrupted"
     statuses = {w.id: w.status for w in await b.workers.overview()}
     assert statuses[a.worker_id] == "dead" and statuses[b.worker_id] == "alive"
+
+
+async def test_a_long_poll_on_a_worker_declared_dead_returns_the_end_a_survivor_records(
+    workers: tuple[Engine, Engine],
+) -> None:
+    a, b = workers
+    task_id = await start(a, "forever")
+    poll = asyncio.create_task(a.wait(task_id, 8))
+    await asyncio.sleep(0.3)
+    await b.store.mark_workers_stopped([a.runner.worker_id], "died", utcnow())  # B declares A dead
+    assert await b.workers.interrupt_orphans() == 1
+    final = await asyncio.wait_for(poll, 1)
+    assert (final.status, final.error_code) == ("Interrupted", "interrupted")

@@ -6,11 +6,14 @@ Against the real stores (SQLite file, fresh PostgreSQL database)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from tasks.access import ANONYMOUS
 from tasks.engine import Engine
 from tasks.events import EventType, TaskEvent
+from tasks.status import LogLevel
 from tasks.streams import task_events
+from tests.support.commits import hold_commits
 
 
 async def collect(engine: Engine, task_id: str, after: int | None, limit: int | None = None) -> list[TaskEvent]:
@@ -107,3 +110,30 @@ async def test_a_slow_watcher_resyncs_from_the_store_without_losing_a_log(engine
     assert durable(received) == [e.id for e in stored]
     ids = [e.id for e in received]
     assert ids == sorted(set(ids))
+
+
+async def test_a_watcher_resuming_while_a_log_is_committed_ends_on_the_current_progress(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "quiet", {"steps": 100, "interval": 0.1})
+    snap = await engine.start_task(spec, args)
+    await asyncio.sleep(0.2)
+    live = engine.runner.live(snap.task_id)
+    assert live is not None
+    release = hold_commits(engine)
+    first_stream = task_events(engine, snap.task_id, access=ANONYMOUS)
+    first = await anext(first_stream)
+    assert first is not None
+    await engine.runner.log(live, "a log line", LogLevel.INFO)  # durable: being committed
+    await engine.runner.update(live, progress=50)  # heard, queued behind the log
+    await first_stream.aclose()  # the watcher's connection drops
+    await engine.runner.update(live, progress=60)  # while nobody watches
+    resumed = task_events(engine, snap.task_id, after=first.id, access=ANONYMOUS)
+    seen = [await anext(resumed), await anext(resumed)]
+    release.set()
+    with contextlib.suppress(TimeoutError):
+        while True:
+            seen.append(await asyncio.wait_for(anext(resumed), 1.0))
+    await resumed.aclose()
+    assert [e.type for e in seen if e is not None and e.type == EventType.LOG] == [EventType.LOG]
+    shown = [e.snapshot.progress for e in seen if e is not None and e.snapshot is not None]
+    assert shown[-1] == 60
+    await engine.cancel(snap.task_id)
