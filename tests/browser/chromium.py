@@ -113,6 +113,10 @@ class Api:
     def task(self, task_id: str) -> httpx.Response:
         return httpx.get(f"{self.base_url}/api/tasks/{task_id}", headers=self.headers)
 
+    def cancel(self, task_id: str) -> None:
+        response = httpx.post(f"{self.base_url}/api/tasks/{task_id}/cancel", headers=self.headers)
+        assert response.status_code in (200, 202), response.text
+
     def status(self, task_id: str) -> str:
         return str(self.task(task_id).json()["status"])
 

@@ -58,13 +58,15 @@ def test_a_completed_task_reads_100_percent_whatever_its_last_update(
 def test_a_running_task_that_sends_no_events_has_a_ticking_duration(
     page: Page, api: Api, dashboard_server: Server
 ) -> None:
-    task_id = api.start("quiet", {"steps": 1, "interval": 5})
+    # Long enough to outlast the page's opening on a slow machine (seconds there).
+    task_id = api.start("quiet", {"steps": 6, "interval": 5})
     open_list(page, dashboard_server)
     duration = row(page, task_id).locator(".ticking-duration")
     expect(duration).to_have_text(re.compile(r"^\d+ s$"))
     first = duration.inner_text()
     page.wait_for_timeout(2100)
     assert duration.inner_text() != first, "the duration did not move"
+    api.cancel(task_id)
 
 
 def test_filters_are_answered_by_the_server_kept_in_the_url_and_survive_a_reload(
