@@ -38,7 +38,7 @@ class LiveTask:
     ended: bool = False  # its end is recorded (or being recorded): ignore what it still says
     force_timer: asyncio.TimerHandle | None = None
     # Resolves with the terminal snapshot once the end is committed (None if this
-    # worker did not record it): what a long-poll here awaits. Made on first use.
+    # worker did not record it): what an embedded long-poll awaits. Made on first use.
     ending: asyncio.Future[TaskSnapshot | None] | None = None
     # Proves a Reflex event that runs an instance task was sent by the engine.
     launch_nonce: str = field(default_factory=lambda: secrets.token_hex(16))

@@ -109,8 +109,9 @@ class Runner:
 
     def ending(self, task_id: str) -> asyncio.Future[TaskSnapshot | None] | None:
         """For a task running here: resolves once its end is committed, with its
-        terminal snapshot, or None if its end was not recorded here (read the store).
-        A long-poll awaits this instead of hearing every event on the bus."""
+        terminal snapshot, or None if its end was not recorded here (whoever records
+        it publishes it on the bus). An embedded long-poll awaits this instead of
+        hearing every event on the bus."""
         live = self._live.get(task_id)
         if live is None:
             return None
