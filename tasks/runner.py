@@ -11,6 +11,8 @@ sees a terminal status (on any worker) also finds its terminal event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 from collections import OrderedDict
@@ -491,31 +493,59 @@ class Runner:
     # -- ending -------------------------------------------------------------
 
     async def _end(self, live: LiveTask, outcome: Outcome) -> None:
-        """Records the end once: commit, then publish, then forget the live task."""
+        """Records the end once: commit and free the task's slot, then publish,
+        then forget the live task. Once written, the end stands even if whoever
+        ends the task is cancelled before it is committed (a shutdown cancelling a
+        task whose end is being written): it is still published after its commit,
+        and its long-polls and the finished cache still learn of it."""
         if live.ended:
             return
         live.ended = True
         if live.force_timer is not None:
             live.force_timer.cancel()
-        snapshot: TaskSnapshot | None = None
         try:
-            snapshot = await self._finish(live, outcome)
-            self._remember(snapshot)
+            recorded = self._finish(live, outcome)
         except Exception:
             log.exception("could not record the end of task %s", live.record.id)
-        finally:
             self._live.pop(live.record.id, None)
-            live.ended_with(snapshot)
+            live.ended_with(None)
             await self.limits.release(live.spec, live.record.id)
+            return
+        with contextlib.suppress(Exception):  # logged by `_recorded`
+            await asyncio.shield(recorded)
+
+    async def _recorded(self, live: LiveTask, written: asyncio.Future[None]) -> None:
+        """The end's commit and its slot's release, both done before the end is
+        published: whoever hears of it may start the next task at once."""
+        await self.limits.release(live.spec, live.record.id)  # while the commit is under way
+        try:
+            await written
+        except Exception:
+            log.exception("could not record the end of task %s", live.record.id)
+            raise
+
+    def _written(
+        self, live: LiveTask, final: LiveRecord, snapshot: TaskSnapshot, recorded: asyncio.Future[None]
+    ) -> None:
+        """The end is recorded, or failed to be: the live task goes and its
+        long-polls are answered (with None if the write failed: they read the store)."""
+        self._live.pop(live.record.id, None)
+        if recorded.cancelled() or recorded.exception() is not None:
+            live.ended_with(None)
+            return
+        live.record = final
+        self._remember(snapshot)
+        live.ended_with(snapshot)
 
     def _remember(self, snap: TaskSnapshot) -> None:
         self._finished[snap.task_id] = snap
         while len(self._finished) > self.settings.finished_cache_size:
             self._finished.popitem(last=False)
 
-    async def _finish(self, live: LiveTask, outcome: Outcome) -> TaskSnapshot:
-        """The terminal values are prepared on a copy: readers keep seeing the task
-        running until its end is committed."""
+    def _finish(self, live: LiveTask, outcome: Outcome) -> asyncio.Future[None]:
+        """Writes the end; the returned future resolves once it is committed and
+        the slot freed. The terminal values are prepared on a copy: readers keep
+        seeing the task running until then."""
         now = utcnow()
         final = replace(live.record)
         final.status = outcome.status.value
@@ -542,7 +572,9 @@ class Runner:
             data=None,
         )
         written = self.store.update_task(final.id, row_state(final, live.args_json), [event])
-        live.outbox.put(event, written)
-        await written
-        live.record = final
-        return snapshot
+        recorded = asyncio.ensure_future(self._recorded(live, written))
+        live.outbox.put(event, recorded)  # its publication is queued first: heard before the long-polls return
+        recorded.add_done_callback(functools.partial(self._written, live, final, snapshot))
+        self._endings.add(recorded)  # a shutdown waits for it
+        recorded.add_done_callback(self._endings.discard)
+        return recorded

@@ -7,7 +7,10 @@ import os
 import socket
 from datetime import timedelta
 
+import pytest
+
 from tasks.access import ANONYMOUS
+from tasks.bus import task_topic
 from tasks.engine import Engine, get_engine
 from tasks.events import EventType, TaskEvent, utcnow
 from tasks.ids import new_task_id
@@ -15,6 +18,7 @@ from tasks.settings import Settings
 from tasks.status import TaskStatus
 from tasks.streams import task_events
 from tasks.tables import TaskRecord
+from tests.support.commits import hold_commits
 
 
 async def _run_to_end(engine: Engine, state: str, task: str, body: object = None, timeout: float = 10) -> str:
@@ -318,3 +322,28 @@ async def test_long_polls_cancelled_by_their_clients_leave_the_others_waiting(en
     for poll in polls[::2]:
         poll.cancel()
     assert {final.status for final in await asyncio.gather(*polls[1::2])} == {"Completed"}
+
+
+async def test_an_end_being_committed_as_the_worker_stops_still_reaches_its_long_poll_and_watchers(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    snap = await engine.start_task(spec, args)
+    await asyncio.sleep(0.2)  # running
+    release = hold_commits(engine)
+    assert engine.runner.cancel(snap.task_id)
+    await asyncio.sleep(0.05)  # its end (Cancelled) is now being committed, and held back
+    waiting = asyncio.create_task(engine.wait(snap.task_id, 10))
+    async with engine.bus.subscribe(task_topic(snap.task_id)) as sub:
+        stopping = asyncio.create_task(engine.runner.stop())  # cancels the task, as a shutdown does
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        release.set()
+        final = await asyncio.wait_for(waiting, 5)
+        heard = await sub.get(timeout=5)
+    await stopping
+    assert (final.status, final.error_code) == ("Cancelled", "cancelled")
+    assert heard is not None and heard.is_terminal and heard.snapshot is not None
+    assert heard.snapshot.status == "Cancelled"
+    assert (await engine.snapshot(snap.task_id)).status == "Cancelled"
+    assert "was not stored" not in caplog.text  # it was: published after its commit
