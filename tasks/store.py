@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -28,6 +29,7 @@ from sqlalchemy import bindparam, case, delete, event, func, insert, select, tex
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert, Update
 
 from tasks import queries
 from tasks.events import TaskEvent, utcnow
@@ -107,28 +109,43 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+INSERT_TASK = insert(TASK)
+INSERT_EVENT = insert(EVENT)
+ExecuteMany = Callable[[Connection, Insert | Update, list[dict[str, Any]]], None]
+
+
+@functools.cache
+def _update_task(shape: tuple[str, ...]) -> Update:
+    """The update of a task's columns in `shape`, by id; one per shape, kept."""
+    return (
+        update(TASK)
+        .where(TASK.c.id == bindparam("_task_id"))
+        .values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
+    )
+
+
+def _execute_many(conn: Connection, statement: Insert | Update, rows: list[dict[str, Any]]) -> None:
+    conn.execute(statement, rows)
+
+
 def _apply(
     conn: Connection,
     inserts: list[dict[str, Any]],
     updates: list[tuple[str, dict[str, Any]]],
     events: list[dict[str, Any]],
     deletes: list[str],
+    execute_many: ExecuteMany = _execute_many,
 ) -> None:
     """A batch's statements, in order, on a connection inside its transaction."""
     if inserts:
-        conn.execute(insert(TASK), inserts)
+        execute_many(conn, INSERT_TASK, inserts)
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for task_id, values in updates:
         by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
     for shape, rows in by_shape.items():
-        statement = (
-            update(TASK)
-            .where(TASK.c.id == bindparam("_task_id"))
-            .values({c: bindparam(c, type_=TASK.c[c].type) for c in shape})
-        )
-        conn.execute(statement, rows)
+        execute_many(conn, _update_task(shape), rows)
     if events:
-        conn.execute(insert(EVENT), events)
+        execute_many(conn, INSERT_EVENT, events)
     if deletes:
         conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
         conn.execute(delete(ARTIFACT).where(ARTIFACT.c.task_id.in_(deletes)))
@@ -334,8 +351,9 @@ class Store:
         deletes: list[str],
     ) -> None:
         """One transaction of writes: on SQLite's writer thread, elsewhere on the loop."""
-        if self._sqlite_writer is not None:
-            await self._sqlite_writer.transaction(lambda conn: _apply(conn, inserts, updates, events, deletes))
+        writer = self._sqlite_writer
+        if writer is not None:
+            await writer.transaction(lambda conn: _apply(conn, inserts, updates, events, deletes, writer.execute_many))
             return
         async with self.engine.begin() as conn:
             await conn.run_sync(_apply, inserts, updates, events, deletes)

@@ -5,8 +5,11 @@ the writes are retried one by one, so one bad write never fails its neighbours."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from tasks.events import EventType, TaskEvent
 from tasks.ids import EventClock, new_task_id
 from tasks.settings import Settings
-from tasks.store import Store
+from tasks.sqlite_writer import SqliteWriter
+from tasks.store import Store, _apply
 from tasks.tables import TaskRecord
 
 CLOCK = EventClock()
@@ -105,3 +109,54 @@ async def test_a_durable_update_supersedes_a_pending_tick(store: Store) -> None:
     record = await store.get_task(task_id)
     assert record is not None
     assert (record.progress, record.status, record.message) == (1.0, "Completed", "durable")
+
+
+def test_the_sqlite_writer_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
+    """Its executemany binds values itself (SqliteWriter.execute_many): every column
+    must come out of the file as SQLAlchemy's own executemany writes it."""
+    at = datetime(2026, 11, 30, 5, 6, 7, 0, tzinfo=UTC)  # whole seconds: still six digits of microseconds
+    later = datetime(2026, 11, 30, 5, 6, 8, 123456, tzinfo=UTC)
+    rows = [
+        {**_row("a"), "args": {"name": "Zoë", "n": [1, 2.5, None]}, "created_at": at, "updated_at": later},
+        {**_row("b"), "args": None, "progress": 3, "client": "acme"},
+    ]
+    finished = {
+        "status": "Completed",
+        "progress": 100,
+        "result": {"ok": True, "text": "ünïcode"},
+        "started_at": at,
+        "finished_at": later,
+        "duration_seconds": 1.123456,
+        "purge_after": None,
+    }
+    updates = [("a", finished), ("b", {**finished, "result": None, "finished_at": at})]
+    events = [
+        {"task_id": "a", "id": 7, "type": "result", "timestamp": later, "data": {"status": "Completed"}},
+        {"task_id": "b", "id": 8, "type": "log", "timestamp": at, "data": None},
+    ]
+    stored = []
+    for name, direct in (("sqlalchemy", False), ("writer", True)):
+        path = tmp_path / f"{name}.db"
+        asyncio.run(_migrated(f"sqlite+aiosqlite:///{path}"))
+        writer = SqliteWriter(f"sqlite:///{path}", lambda *_: None)
+        with writer._engine.begin() as conn:
+            if direct:
+                _apply(conn, rows, updates, events, [], writer.execute_many)
+            else:
+                _apply(conn, rows, updates, events, [])
+        writer._engine.dispose()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            stored.append(
+                (
+                    db.execute("SELECT * FROM task ORDER BY id").fetchall(),
+                    db.execute("SELECT * FROM task_event ORDER BY id").fetchall(),
+                )
+            )
+    assert len(stored[0][0]) == 2 and len(stored[0][1]) == 2
+    assert stored[1] == stored[0]
+
+
+async def _migrated(url: str) -> None:
+    store = Store(url)
+    await store.start()
+    await store.stop()
