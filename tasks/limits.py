@@ -10,6 +10,7 @@ survivors mark its tasks Interrupted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from tasks.errors import ServiceUnavailable, TooManyTasks
 from tasks.registry import TaskSpec
 
 log = logging.getLogger("spyglass.limits")
+
+RELEASE_WAIT_SECONDS = 0.25  # a healthy Redis answers in well under a millisecond
 
 
 def _task_limit_error(spec: TaskSpec, limit: int) -> TooManyTasks:
@@ -111,6 +114,7 @@ class RedisLimits:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._local = LocalLimits(max_active=2**62)
+        self._removals: set[asyncio.Future[None]] = set()
 
     def _task_key(self, spec: TaskSpec) -> str:
         return f"{self.prefix}:running:{spec.state}.{spec.name}"
@@ -135,7 +139,17 @@ class RedisLimits:
         await self._local.acquire(spec, task_id)
 
     async def release(self, spec: TaskSpec, task_id: str) -> None:
+        """Returns once Redis has freed the slot, or after RELEASE_WAIT_SECONDS: the
+        runner publishes a task's end after this (whoever hears it may start the
+        next at once), and a stalled Redis must not hold the end back. A removal
+        still under way carries on; if it never lands, the lease runs out."""
         await self._local.release(spec, task_id)
+        removal = asyncio.ensure_future(self._remove(spec, task_id))
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
+        await asyncio.wait((removal,), timeout=RELEASE_WAIT_SECONDS)
+
+    async def _remove(self, spec: TaskSpec, task_id: str) -> None:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zrem(self._global_key, task_id)

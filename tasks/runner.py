@@ -79,6 +79,7 @@ class Runner:
         stop them without recording anything more."""
         abandoned = list(self._live.values())
         for live in abandoned:
+            ending = live.ended  # its end is being written: `_end` releases its slot
             live.ended = True
             if live.force_timer is not None:
                 live.force_timer.cancel()
@@ -88,7 +89,8 @@ class Runner:
                 live.processes.kill_all()
             self._live.pop(live.record.id, None)
             live.ended_with(None)
-            self._background(self.limits.release(live.spec, live.record.id))
+            if not ending:
+                self._background(self.limits.release(live.spec, live.record.id))
         return len(abandoned)
 
     def running(self) -> list[LiveTask]:
@@ -516,7 +518,9 @@ class Runner:
 
     async def _recorded(self, live: LiveTask, written: asyncio.Future[None]) -> None:
         """The end's commit and its slot's release, both done before the end is
-        published: whoever hears of it may start the next task at once."""
+        published: whoever hears of it may start the next task at once. (This
+        worker's own readers and long-polls see the end as soon as it is
+        committed: `_written`.)"""
         await self.limits.release(live.spec, live.record.id)  # while the commit is under way
         try:
             await written
@@ -525,12 +529,12 @@ class Runner:
             raise
 
     def _written(
-        self, live: LiveTask, final: LiveRecord, snapshot: TaskSnapshot, recorded: asyncio.Future[None]
+        self, live: LiveTask, final: LiveRecord, snapshot: TaskSnapshot, written: asyncio.Future[None]
     ) -> None:
-        """The end is recorded, or failed to be: the live task goes and its
+        """The end is committed, or failed to be: the live task goes and its
         long-polls are answered (with None if the write failed: they read the store)."""
         self._live.pop(live.record.id, None)
-        if recorded.cancelled() or recorded.exception() is not None:
+        if written.cancelled() or written.exception() is not None:
             live.ended_with(None)
             return
         live.record = final
@@ -572,9 +576,9 @@ class Runner:
             data=None,
         )
         written = self.store.update_task(final.id, row_state(final, live.args_json), [event])
+        written.add_done_callback(functools.partial(self._written, live, final, snapshot))
         recorded = asyncio.ensure_future(self._recorded(live, written))
-        live.outbox.put(event, recorded)  # its publication is queued first: heard before the long-polls return
-        recorded.add_done_callback(functools.partial(self._written, live, final, snapshot))
+        live.outbox.put(event, recorded)
         self._endings.add(recorded)  # a shutdown waits for it
         recorded.add_done_callback(self._endings.discard)
         return recorded

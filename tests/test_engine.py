@@ -12,6 +12,7 @@ import pytest
 from tasks.access import ANONYMOUS
 from tasks.bus import task_topic
 from tasks.engine import Engine, get_engine
+from tasks.errors import TooManyTasks
 from tasks.events import EventType, TaskEvent, utcnow
 from tasks.ids import new_task_id
 from tasks.settings import Settings
@@ -347,3 +348,19 @@ async def test_an_end_being_committed_as_the_worker_stops_still_reaches_its_long
     assert heard.snapshot.status == "Cancelled"
     assert (await engine.snapshot(snap.task_id)).status == "Cancelled"
     assert "was not stored" not in caplog.text  # it was: published after its commit
+
+
+async def test_a_worker_dropping_a_task_whose_end_is_being_written_frees_its_slot_once(engine: Engine) -> None:
+    spec, args = engine.parse_args("fast_tasks", "single", None)  # max_concurrency=1
+    snap = await engine.start_task(spec, args)
+    await asyncio.sleep(0.05)
+    release = hold_commits(engine)
+    assert engine.runner.cancel(snap.task_id)
+    await asyncio.sleep(0.05)  # its end is being written, held back
+    engine.runner.abandon_all()  # declared dead meanwhile
+    release.set()
+    await asyncio.sleep(0.2)
+    assert engine.limits.running(spec) == 0 and engine.limits.running() == 0
+    assert await engine.start_task(spec, args)
+    with pytest.raises(TooManyTasks):  # one slot, not two
+        await engine.start_task(spec, args)

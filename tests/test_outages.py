@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
+from tasks.bus import task_topic
 from tasks.engine import Engine, get_engine
 from tasks.errors import ServiceUnavailable
 from tasks.settings import Settings
@@ -86,4 +89,35 @@ async def test_redis_away_is_a_clear_503_and_streams_resync_when_it_returns(
         assert len(logs) == 30
         await engine.bus.ping()
     finally:
+        await engine.stop()
+
+
+async def test_a_stalled_redis_does_not_hold_back_the_end_of_a_task_on_its_own_worker(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """The end is published after its slot is released, and the release waits on
+    Redis: a stall of seconds may delay this worker's watchers by a quarter of a
+    second at most, and never its own reads."""
+    settings = Settings(data_dir=tmp_path, redis_url=private_redis.url, redis_prefix=secrets.token_hex(4))
+    engine = Engine(settings, registry=get_engine().registry)
+    await engine.start()
+    admin = Redis.from_url(private_redis.url)
+    try:
+        spec, args = engine.parse_args("fast_tasks", "quiet", {"steps": 1, "interval": 0.5})
+        task_id = (await engine.start_task(spec, args)).task_id
+        async with engine.bus.subscribe(task_topic(task_id)) as sub:
+            await asyncio.sleep(0.3)
+            await admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+            stalled = time.monotonic()
+            await asyncio.sleep(0.4)  # the task ended at 0.5 s, and its end is committed
+            record = await engine.store.get_task(task_id)
+            assert record is not None and record.status == "Completed"
+            assert (await engine.snapshot(task_id)).status == "Completed"
+            while (event := await sub.get(timeout=5)) is not None and not event.is_terminal:
+                pass
+            assert event is not None and event.snapshot is not None and event.snapshot.status == "Completed"
+            assert time.monotonic() - stalled < 1.5  # not the 3 s of the stall
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
         await engine.stop()
