@@ -495,11 +495,12 @@ class Runner:
     # -- ending -------------------------------------------------------------
 
     async def _end(self, live: LiveTask, outcome: Outcome) -> None:
-        """Records the end once: commit and free the task's slot, then publish,
-        then forget the live task. Once written, the end stands even if whoever
-        ends the task is cancelled before it is committed (a shutdown cancelling a
-        task whose end is being written): it is still published after its commit,
-        and its long-polls and the finished cache still learn of it."""
+        """Records the end once: commit (this worker's readers see the end from
+        then on) and free the task's slot, then publish. Once written, the end
+        stands even if whoever ends the task is cancelled before it is committed
+        (a shutdown cancelling a task whose end is being written): it is still
+        published after its commit, and its long-polls and the finished cache
+        still learn of it."""
         if live.ended:
             return
         live.ended = True
@@ -549,7 +550,7 @@ class Runner:
     def _finish(self, live: LiveTask, outcome: Outcome) -> asyncio.Future[None]:
         """Writes the end; the returned future resolves once it is committed and
         the slot freed. The terminal values are prepared on a copy: readers keep
-        seeing the task running until then."""
+        seeing the task running until the commit."""
         now = utcnow()
         final = replace(live.record)
         final.status = outcome.status.value
