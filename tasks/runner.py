@@ -79,7 +79,7 @@ class Runner:
         stop them without recording anything more."""
         abandoned = list(self._live.values())
         for live in abandoned:
-            ending = live.ended  # its end is being written: `_end` releases its slot
+            end_under_way = live.ended  # its end is being written: `_end` releases its slot
             live.ended = True
             if live.force_timer is not None:
                 live.force_timer.cancel()
@@ -89,7 +89,7 @@ class Runner:
                 live.processes.kill_all()
             self._live.pop(live.record.id, None)
             live.ended_with(None)
-            if not ending:
+            if not end_under_way:
                 self._background(self.limits.release(live.spec, live.record.id))
         return len(abandoned)
 

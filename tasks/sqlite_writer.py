@@ -37,11 +37,11 @@ class Positional:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not bind parameters by position")
-        types = {key: compiled.binds[key].type for key in compiled.positiontup}
         return cls(
             sql=compiled.string,
             binds=tuple(
-                (key, types[key].dialect_impl(dialect).bind_processor(dialect)) for key in compiled.positiontup
+                (key, compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect))
+                for key in compiled.positiontup
             ),
         )
 
