@@ -79,7 +79,11 @@ def _check_text(text: str, what: str) -> None:
 
 def clean_text(text: str) -> str:
     """Free text from a task (log lines, messages, error strings): an unpaired
-    surrogate becomes U+FFFD instead of failing every later read."""
+    surrogate becomes U+FFFD instead of failing every later read, and so does a
+    NUL, which PostgreSQL refuses in a text column: a task whose error quoted a
+    NUL byte could not have its end written, and stayed Processing."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

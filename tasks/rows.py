@@ -67,6 +67,11 @@ class LiveRecord:
         """Every column, for the insert."""
         return {name: getattr(self, name) for name in COLUMNS}
 
+    def copy(self) -> LiveRecord:
+        """A shallow copy, positionally: `dataclasses.replace` re-reads every field's
+        declaration, three times slower, once per task end."""
+        return LiveRecord(*[getattr(self, name) for name in COLUMNS])
+
 
 COLUMNS = tuple(field.name for field in fields(LiveRecord))
 TaskRow = TaskRecord | LiveRecord

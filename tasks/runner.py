@@ -17,7 +17,6 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -552,7 +551,7 @@ class Runner:
         the slot freed. The terminal values are prepared on a copy: readers keep
         seeing the task running until the commit."""
         now = utcnow()
-        final = replace(live.record)
+        final = live.record.copy()
         final.status = outcome.status.value
         final.result = outcome.result
         final.error = outcome.error

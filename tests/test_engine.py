@@ -364,3 +364,14 @@ async def test_a_worker_dropping_a_task_whose_end_is_being_written_frees_its_slo
     assert await engine.start_task(spec, args)
     with pytest.raises(TooManyTasks):  # one slot, not two
         await engine.start_task(spec, args)
+
+
+async def test_a_task_quoting_a_nul_byte_still_has_its_end_and_its_log_stored(engine: Engine) -> None:
+    """PostgreSQL refuses NUL in text: the end of such a task was never written."""
+    task_id = await _run_to_end(engine, "fast_tasks", "nul_bytes")
+    snap = await engine.snapshot(task_id)
+    assert (snap.status, snap.error) == ("Error", "bad byte \ufffd in the input")
+    row = await engine.store.get_task(task_id)
+    assert row is not None and (row.status, row.error) == ("Error", snap.error)
+    messages = [event.message for event in await engine.durable_events(task_id)]
+    assert "line with \ufffd in it" in messages

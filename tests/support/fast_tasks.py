@@ -61,6 +61,14 @@ class FastTasksState(MonitorState):
 
     @staticmethod
     @monitored_background_task
+    async def nul_bytes(task: TaskContext) -> None:
+        """Quotes a NUL byte in its message, a log line and its error."""
+        await task.update(progress=50, status=TaskStatus.PROCESSING, message="read a\x00b")
+        await task.log("line with \x00 in it")
+        raise ValueError("bad byte \x00 in the input")
+
+    @staticmethod
+    @monitored_background_task
     async def fail(task: TaskContext) -> None:
         """Raises after one progress step."""
         await task.update(progress=50, status=TaskStatus.PROCESSING)

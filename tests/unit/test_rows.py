@@ -35,6 +35,16 @@ def test_a_live_record_and_the_stored_row_give_the_same_snapshot() -> None:
     )
 
 
+def test_a_copy_of_a_live_record_has_every_column_and_changes_alone() -> None:
+    live = _live()
+    live.status, live.progress, live.args = "Processing", 40.0, {"n": 1}
+    final = live.copy()
+    assert final == live and final is not live
+    final.status, final.progress = "Completed", 100.0
+    assert (live.status, live.progress) == ("Processing", 40.0)
+    assert final.row() == {**live.row(), "status": "Completed", "progress": 100.0}
+
+
 def test_row_state_refreshes_the_search_text_it_writes() -> None:
     live = _live()
     live.message = "Deploying EU-West"
