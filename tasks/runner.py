@@ -355,13 +355,21 @@ class Runner:
 
     async def artifact(self, live: LiveTask, label: str, content: bytes, mime: str) -> dict[str, Any]:
         self._check_running(live)
+        label, mime = clean_text(label), clean_text(mime)
         if len(content) > self.settings.max_artifact_bytes:
             raise ValueError(
                 f"artifact {label!r} is {len(content)} bytes, over the {self.settings.max_artifact_bytes} byte limit"
             )
         name = unique_name(live.artifacts, safe_filename(label))
         live.artifacts.add(name)
-        await self.store.put_artifact(live.record.id, name, label, mime, content)
+        try:
+            await self.store.put_artifact(live.record.id, name, label, mime, content)
+        except Exception as exc:
+            # A driver's message quotes the statement and its parameters, the file's
+            # bytes among them: the task's error (which its client reads) gets a plain one.
+            live.artifacts.discard(name)
+            log.error("artifact %r of task %s was not stored: %s", name, live.record.id, getattr(exc, "orig", exc))
+            raise RuntimeError(f"artifact {label!r} could not be stored") from None
         info = ArtifactInfo(
             name=name, label=label, mime=mime, size=len(content), url=artifact_url(live.record.id, name)
         )

@@ -8,6 +8,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from tasks.access import ANONYMOUS
 from tasks.bus import task_topic
@@ -367,11 +368,45 @@ async def test_a_worker_dropping_a_task_whose_end_is_being_written_frees_its_slo
 
 
 async def test_a_task_quoting_a_nul_byte_still_has_its_end_and_its_log_stored(engine: Engine) -> None:
-    """PostgreSQL refuses NUL in text: the end of such a task was never written."""
+    """PostgreSQL refuses NUL in text: the end of such a task was never written, nor its artifact."""
     task_id = await _run_to_end(engine, "fast_tasks", "nul_bytes")
     snap = await engine.snapshot(task_id)
     assert (snap.status, snap.error) == ("Error", "bad byte \ufffd in the input")
     row = await engine.store.get_task(task_id)
     assert row is not None and (row.status, row.error) == ("Error", snap.error)
-    messages = [event.message for event in await engine.durable_events(task_id)]
-    assert "line with \ufffd in it" in messages
+    events = await engine.durable_events(task_id)
+    assert "line with \ufffd in it" in [event.message for event in events]
+    (artifact,) = [event.data for event in events if event.type == EventType.ARTIFACT]
+    assert isinstance(artifact, dict) and artifact["label"] == "notes\ufffd.txt"
+    assert await engine.artifact(task_id, artifact["name"]) == (b"kept", "text/plain")
+
+
+async def test_an_artifact_the_database_refuses_fails_the_task_with_a_plain_error(engine: Engine) -> None:
+    """The driver's error quotes the SQL and the file's bytes: the client reading the
+    task's error must not get them."""
+    async with engine.store.engine.begin() as conn:
+        if engine.store.is_sqlite:
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_artifacts BEFORE INSERT ON task_artifact "
+                    "BEGIN SELECT RAISE(ABORT, 'no artifacts today'); END"
+                )
+            )
+        else:
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_artifacts() RETURNS trigger AS "
+                    "$$ BEGIN RAISE EXCEPTION 'no artifacts today'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_artifacts BEFORE INSERT ON task_artifact "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_artifacts()"
+                )
+            )
+    task_id = await _run_to_end(engine, "fast_tasks", "files")
+    snap = await engine.snapshot(task_id)
+    assert (snap.status, snap.error) == ("Error", "artifact 'report.txt' could not be stored")
+    events = await engine.durable_events(task_id)
+    assert not [event for event in events if event.type == EventType.ARTIFACT]

@@ -62,9 +62,10 @@ class FastTasksState(MonitorState):
     @staticmethod
     @monitored_background_task
     async def nul_bytes(task: TaskContext) -> None:
-        """Quotes a NUL byte in its message, a log line and its error."""
+        """Quotes a NUL byte in its message, a log line, an artifact's label and its error."""
         await task.update(progress=50, status=TaskStatus.PROCESSING, message="read a\x00b")
         await task.log("line with \x00 in it")
+        await task.artifact("notes\x00.txt", "kept")
         raise ValueError("bad byte \x00 in the input")
 
     @staticmethod
