@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from tasks.errors import Conflict
 from tasks.events import TaskSnapshot
 from tasks.registry import TaskSpec
+from tasks.rows import PlainRecord
 from tasks.store import Store
-from tasks.tables import TaskRecord
 
 
 def args_fingerprint(spec: TaskSpec, args: BaseModel | None) -> str:
@@ -57,7 +57,7 @@ class IdempotentStarts:
         return await snapshot(existing.id), False
 
 
-def _check_same_request(existing: TaskRecord, spec: TaskSpec, args: BaseModel | None) -> None:
+def _check_same_request(existing: PlainRecord, spec: TaskSpec, args: BaseModel | None) -> None:
     if existing.args_hash != args_fingerprint(spec, args):
         raise Conflict(
             "this Idempotency-Key was already used for another task or other arguments",

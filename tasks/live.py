@@ -13,7 +13,7 @@ from tasks.events import TaskSnapshot
 from tasks.outbox import Outbox
 from tasks.processes import ProcessGroups
 from tasks.registry import TaskSpec
-from tasks.rows import LiveRecord, row_state
+from tasks.rows import PlainRecord, row_state
 from tasks.status import TaskStatus
 
 
@@ -25,7 +25,7 @@ class TaskEnded(asyncio.CancelledError):
 class LiveTask:
     """The in-memory truth of a running task until its terminal row is committed."""
 
-    record: LiveRecord
+    record: PlainRecord
     spec: TaskSpec
     args: BaseModel | None
     outbox: Outbox

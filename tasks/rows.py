@@ -1,5 +1,6 @@
-"""The row a running task rewrites: a plain object while it runs, one fixed set of
-columns when written, so a batch of updates from many tasks is a single executemany."""
+"""A task's row as a plain object: what a running task rewrites (one fixed set of
+columns when written, so a batch of updates from many tasks is a single
+executemany) and what the store reads back."""
 
 from __future__ import annotations
 
@@ -32,10 +33,13 @@ MAX_SEARCH_TEXT = 8192
 
 
 @dataclass(slots=True)
-class LiveRecord:
-    """A running task's row, the columns of `TaskRecord`. The runner sets a dozen of
-    them per task; on the mapped table class every set goes through SQLAlchemy's
-    attribute instrumentation, which cost more than the rest of a no-op task's run."""
+class PlainRecord:
+    """A task's row as a plain object, the columns of `TaskRecord`: a running task's,
+    and every row the store reads back. The runner sets a dozen columns per task; on
+    the mapped table class every set goes through SQLAlchemy's attribute
+    instrumentation, which cost more than the rest of a no-op task's run, and its
+    constructor cost 40-90 µs a row (a task read on another worker than its own, a
+    page of the dashboard's list) against 1 µs here."""
 
     id: str
     state: str
@@ -67,14 +71,14 @@ class LiveRecord:
         """Every column, for the insert."""
         return {name: getattr(self, name) for name in COLUMNS}
 
-    def copy(self) -> LiveRecord:
+    def copy(self) -> PlainRecord:
         """A shallow copy, positionally: `dataclasses.replace` re-reads every field's
         declaration, three times slower, once per task end."""
-        return LiveRecord(*[getattr(self, name) for name in COLUMNS])
+        return PlainRecord(*[getattr(self, name) for name in COLUMNS])
 
 
-COLUMNS = tuple(field.name for field in fields(LiveRecord))
-TaskRow = TaskRecord | LiveRecord
+COLUMNS = tuple(field.name for field in fields(PlainRecord))
+TaskRow = TaskRecord | PlainRecord
 
 
 def search_text(record: TaskRow, args_json: str) -> str:

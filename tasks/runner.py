@@ -36,7 +36,7 @@ from tasks.registry import TaskSpec
 from tasks.results import ResultNotSerializable, json_result
 from tasks.retention import purge_after
 from tasks.retries import RETRYABLE_CODE, retry_delay, should_retry
-from tasks.rows import LiveRecord, row_state, search_text
+from tasks.rows import PlainRecord, row_state, search_text
 from tasks.settings import Settings
 from tasks.status import LogLevel, TaskStatus
 from tasks.store import Store
@@ -153,7 +153,7 @@ class Runner:
         task_id = new_task_id()
         await self.limits.acquire(spec, task_id)
         now = utcnow()
-        record = LiveRecord(
+        record = PlainRecord(
             id=task_id,
             state=spec.state,
             task=spec.name,
@@ -537,7 +537,7 @@ class Runner:
             raise
 
     def _written(
-        self, live: LiveTask, final: LiveRecord, snapshot: TaskSnapshot, written: asyncio.Future[None]
+        self, live: LiveTask, final: PlainRecord, snapshot: TaskSnapshot, written: asyncio.Future[None]
     ) -> None:
         """The end is committed, or failed to be: the live task goes and its
         long-polls are answered (with None if the write failed: they read the store)."""

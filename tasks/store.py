@@ -34,6 +34,7 @@ from sqlalchemy.sql.dml import Insert, Update
 from tasks import queries
 from tasks.events import TaskEvent, utcnow
 from tasks.queries import Bucket, TaskQuery, TaskStats, as_utc_aware
+from tasks.rows import PlainRecord
 from tasks.sqlite_writer import SqliteWriter
 from tasks.status import ACTIVE_STATUSES
 from tasks.tables import ArtifactRecord, SettingRecord, TaskEventRecord, TaskRecord, WorkerRecord, table_of
@@ -360,15 +361,15 @@ class Store:
 
     # -- reads --------------------------------------------------------------
 
-    async def get_task(self, task_id: str) -> TaskRecord | None:
+    async def get_task(self, task_id: str) -> PlainRecord | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(TASK).where(TASK.c.id == task_id))).mappings().first()
-        return TaskRecord(**row) if row is not None else None
+        return PlainRecord(**row) if row is not None else None
 
-    async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
+    async def list_tasks(self, query: TaskQuery) -> list[PlainRecord]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(queries.page_statement(TASK, query, self.dialect))).mappings()
-            return [TaskRecord(**r) for r in rows]
+            return [PlainRecord(**r) for r in rows]
 
     async def count_tasks(self, query: TaskQuery) -> int:
         async with self.engine.connect() as conn:
@@ -427,10 +428,10 @@ class Store:
         async with self.engine.connect() as conn:
             return [tuple(row) for row in await conn.execute(statement)]
 
-    async def find_idempotent(self, key: str) -> TaskRecord | None:
+    async def find_idempotent(self, key: str) -> PlainRecord | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(TASK).where(TASK.c.idempotency_key == key))).mappings().first()
-        return TaskRecord(**row) if row is not None else None
+        return PlainRecord(**row) if row is not None else None
 
     async def purgeable(self, now: datetime, limit: int = 500) -> list[str]:
         """Finished tasks past their retention (running tasks have no purge_after)."""
@@ -566,14 +567,14 @@ class Store:
             str(w): {"started": int(n), "running": int(r or 0), "finished": int(n) - int(r or 0)} for w, n, r in rows
         }
 
-    async def orphaned_tasks(self, live_worker_ids: Sequence[str]) -> list[TaskRecord]:
+    async def orphaned_tasks(self, live_worker_ids: Sequence[str]) -> list[PlainRecord]:
         """Active tasks whose worker is not among the live ones."""
         active = [s.value for s in ACTIVE_STATUSES]
         query = select(TASK).where(TASK.c.status.in_(active))
         if live_worker_ids:
             query = query.where((TASK.c.worker_id.is_(None)) | (TASK.c.worker_id.not_in(live_worker_ids)))
         async with self.engine.connect() as conn:
-            return [TaskRecord(**r) for r in (await conn.execute(query)).mappings()]
+            return [PlainRecord(**r) for r in (await conn.execute(query)).mappings()]
 
     async def finish_orphan(self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent]) -> bool:
         """Mark an orphan terminal unless it finished meanwhile (compare-and-set on status)."""

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from tasks.bus import ALL_TASKS_TOPIC, Bus, client_topic, task_topic
 from tasks.events import EventType, TaskEvent, TaskSnapshot, as_utc, utcnow
 from tasks.ids import EventClock
-from tasks.rows import TaskRow
+from tasks.rows import PlainRecord, TaskRow
 from tasks.status import TaskStatus
 from tasks.store import Store
-from tasks.tables import TaskRecord, WorkerRecord
+from tasks.tables import WorkerRecord
 
 log = logging.getLogger("spyglass.workers")
 
@@ -154,7 +154,7 @@ class WorkerMonitor:
             log.warning("marked %d orphaned task(s) Interrupted", count)
         return count
 
-    async def _interrupt(self, record: TaskRecord) -> bool:
+    async def _interrupt(self, record: PlainRecord) -> bool:
         now = utcnow()
         record.status = TaskStatus.INTERRUPTED.value
         record.error, record.error_code, record.message = INTERRUPTED_REASON, "interrupted", INTERRUPTED_REASON

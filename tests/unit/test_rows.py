@@ -1,4 +1,4 @@
-"""A running task's row is a plain object (LiveRecord), written as the table's row:
+"""A running task's row is a plain object (PlainRecord), written as the table's row:
 it must carry exactly the table's columns, and read the same as a stored row."""
 
 from __future__ import annotations
@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tasks.events import TaskEvent, TaskSnapshot
-from tasks.rows import COLUMNS, LiveRecord, row_state
+from tasks.rows import COLUMNS, PlainRecord, row_state
 from tasks.store import TASK
 from tasks.tables import TaskRecord
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def _live() -> LiveRecord:
-    return LiveRecord(
+def _live() -> PlainRecord:
+    return PlainRecord(
         id="t1", state="s", task="work", created_at=NOW, updated_at=NOW, worker_id="w1", last_event_id=7, client="acme"
     )
 
