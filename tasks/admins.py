@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from tasks.auth import hash_token
 from tasks.errors import TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
+from tasks.jsondata import names_nothing_stored
 from tasks.store import Store
 from tasks.tables import AdminSessionRecord, AdminUserRecord, table_of
 from tasks.throttle import LoginThrottle, LoginThrottled
@@ -126,12 +127,14 @@ class Admins:
         return stored is not None and await asyncio.to_thread(verify_password, password, stored)
 
     async def _stored_hash(self, user: str) -> str | None:
-        async with self.store.engine.connect() as conn:
+        if names_nothing_stored(user):
+            return None
+        async with self.store.reader.connect() as conn:
             row = (await conn.execute(select(USER.c.password_hash).where(USER.c.name == user))).first()
         return str(row[0]) if row is not None else None
 
     async def users(self) -> list[str]:
-        async with self.store.engine.connect() as conn:
+        async with self.store.reader.connect() as conn:
             return [row[0] for row in await conn.execute(select(USER.c.name).order_by(USER.c.name))]
 
     async def login(self, user: str, password: str, address: str = "-") -> AdminSession:
@@ -165,7 +168,7 @@ class Admins:
         cached = self._sessions.get(digest)
         if cached is not None and cached[0] > time.monotonic() and cached[2] > utcnow():
             return cached[1]
-        async with self.store.engine.connect() as conn:
+        async with self.store.reader.connect() as conn:
             row = (await conn.execute(select(SESSION).where(SESSION.c.token_hash == digest))).mappings().first()
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             raise Unauthorized("this admin session is not valid", hint="log in again")

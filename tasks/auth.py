@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 
 from tasks.errors import NotFound, TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
+from tasks.jsondata import names_nothing_stored
 from tasks.store import Store
 from tasks.tables import ClientRecord, TokenRecord, table_of
 
@@ -160,12 +161,14 @@ class Auth:
         return NewToken(info=_info(row), token=token)
 
     async def list(self) -> list[TokenInfo]:
-        async with self.store.engine.connect() as conn:
+        async with self.store.reader.connect() as conn:
             rows = (await conn.execute(select(TOKEN).order_by(TOKEN.c.client, TOKEN.c.created_at))).mappings()
             return [_info(r) for r in rows]
 
     async def revoke(self, client_or_token_id: str) -> int:
         """Revokes one token (by id) or every token of a client (by name)."""
+        if names_nothing_stored(client_or_token_id):
+            raise NotFound(f"no active token or client named {client_or_token_id!r}")
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
                 update(TOKEN)
@@ -190,7 +193,7 @@ class Auth:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self.store.engine.connect() as conn:
+        async with self.store.reader.connect() as conn:
             row = (await conn.execute(select(TOKEN).where(TOKEN.c.token_hash == digest))).mappings().first()
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             raise Unauthorized("invalid client token")

@@ -77,6 +77,13 @@ def _check_text(text: str, what: str) -> None:
         raise UnsafeJson(f"{what} contains an unpaired UTF-16 surrogate, which cannot be stored") from None
 
 
+def names_nothing_stored(*texts: str) -> bool:
+    """Stored text never holds a NUL (PostgreSQL refuses it in a query parameter as in
+    a row, and clean_text replaces it), so a lookup by one finds nothing: answered
+    here, the same on every store, instead of as the driver's error."""
+    return any("\x00" in text for text in texts)
+
+
 def clean_text(text: str) -> str:
     """Free text from a task (log lines, messages, error strings): an unpaired
     surrogate becomes U+FFFD instead of failing every later read, and so does a

@@ -15,6 +15,7 @@ from sqlalchemy import Table, and_, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from tasks.errors import InvalidRequest
+from tasks.jsondata import clean_text
 from tasks.status import TaskStatus
 
 DIRECT = "(direct)"  # the client filter value for tasks started without a token
@@ -50,6 +51,14 @@ class TaskQuery:
     limit: int = 20
     descending: bool = True
     after: tuple[datetime, str] | None = None
+
+    def __post_init__(self) -> None:
+        # A filter's text as stored text is: a NUL (which PostgreSQL refuses as a
+        # parameter) is U+FFFD, so a search for one finds the tasks that quoted it.
+        for name in ("caller_client", "client", "state", "task", "search"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, clean_text(value))
 
     def unpaged(self) -> TaskQuery:
         return replace(self, after=None)

@@ -27,12 +27,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import bindparam, case, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert, Update
 
 from tasks import queries
 from tasks.events import TaskEvent, utcnow
+from tasks.jsondata import names_nothing_stored
 from tasks.queries import Bucket, TaskQuery, TaskStats, as_utc_aware
 from tasks.rows import PlainRecord
 from tasks.sqlite_writer import SqliteWriter
@@ -46,6 +47,7 @@ EVENT = table_of(TaskEventRecord)
 WORKER = table_of(WorkerRecord)
 ARTIFACT = table_of(ArtifactRecord)
 SETTING = table_of(SettingRecord)
+IDLE_PING_SECONDS = 1.0  # a pooled PostgreSQL connection idle this long is pinged before use
 MIGRATION_LOCK_ID = 4242424242  # PostgreSQL advisory lock: one worker migrates, the others wait
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,6 +81,28 @@ def _event_row(event_: TaskEvent) -> dict[str, Any]:
         "timestamp": event_.timestamp,
         "data": event_.stored_data(),
     }
+
+
+def ping_after_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pool_pre_ping, for connections that sat idle in the pool: a
+    ping before every checkout cost a round trip and about 300 µs of CPU, as much
+    as the read it guarded. A connection checked in within the last second comes
+    from a database that just answered; one idle longer (a restart, a dropped TCP
+    connection may have happened meanwhile) is pinged, and replaced if dead."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return  # fresh, or just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection was dead: {exc}") from exc  # the pool reconnects
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -169,6 +193,7 @@ class Store:
         self._flush_seconds = progress_flush_seconds
         self._synchronous = sqlite_synchronous
         self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
         self._sqlite_writer: SqliteWriter | None = None
         self._queue: list[_Write] = []
         self._progress: dict[str, Callable[[], dict[str, Any]]] = {}
@@ -182,10 +207,23 @@ class Store:
             raise RuntimeError("store is not started")
         return self._engine
 
+    @property
+    def reader(self) -> AsyncEngine:
+        """For reads (`reader.connect()`, never `begin()`): on PostgreSQL without a
+        transaction, which cost a BEGIN and a ROLLBACK round trip around every read;
+        at READ COMMITTED each statement saw its own snapshot all the same."""
+        if self._reader is None:
+            raise RuntimeError("store is not started")
+        return self._reader
+
     async def start(self) -> None:
         if self.is_sqlite:
             Path(self._sqlite_path()).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        self._engine = create_async_engine(self.url)
+        self._reader = self._engine
+        if not self.is_sqlite:
+            ping_after_idle(self._engine)
+            self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", self._sqlite_pragmas)
             self._sqlite_writer = SqliteWriter(self.url.replace("+aiosqlite", "", 1), self._sqlite_pragmas)
@@ -228,13 +266,13 @@ class Store:
             self._writer = None
         if self._engine is not None:
             await self._engine.dispose()
-            self._engine = None
+            self._engine = self._reader = None
         if self._sqlite_writer is not None:
             await self._sqlite_writer.close()
             self._sqlite_writer = None
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             await conn.execute(select(1))
 
     # -- writes -------------------------------------------------------------
@@ -362,17 +400,19 @@ class Store:
     # -- reads --------------------------------------------------------------
 
     async def get_task(self, task_id: str) -> PlainRecord | None:
-        async with self.engine.connect() as conn:
+        if names_nothing_stored(task_id):
+            return None
+        async with self.reader.connect() as conn:
             row = (await conn.execute(select(TASK).where(TASK.c.id == task_id))).mappings().first()
         return PlainRecord(**row) if row is not None else None
 
     async def list_tasks(self, query: TaskQuery) -> list[PlainRecord]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(queries.page_statement(TASK, query, self.dialect))).mappings()
             return [PlainRecord(**r) for r in rows]
 
     async def count_tasks(self, query: TaskQuery) -> int:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return int((await conn.execute(queries.count_statement(TASK, query, self.dialect))).scalar_one())
 
     async def task_stats(self, query: TaskQuery, since: datetime, until: datetime, bucket: Bucket) -> TaskStats:
@@ -408,7 +448,7 @@ class Store:
         # SQLite has no percentile_cont: each percentile's two rows are read off
         # ix_task_durations, ordered by run time within the task.
         stats = []
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             for state, task, n in sorted(groups):
                 values = []
                 for q in queries.PERCENTILES:
@@ -425,11 +465,11 @@ class Store:
         return stats
 
     async def _rows(self, statement: Any) -> list[tuple[Any, ...]]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return [tuple(row) for row in await conn.execute(statement)]
 
     async def find_idempotent(self, key: str) -> PlainRecord | None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(select(TASK).where(TASK.c.idempotency_key == key))).mappings().first()
         return PlainRecord(**row) if row is not None else None
 
@@ -440,7 +480,7 @@ class Store:
             .where(TASK.c.purge_after.is_not(None), TASK.c.purge_after < as_utc_aware(now))
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return [row[0] for row in await conn.execute(query)]
 
     async def client_events_after(self, client: str, after: int, state: str | None = None) -> list[TaskEvent]:
@@ -454,7 +494,7 @@ class Store:
         )
         if state is not None:
             query = query.where(TASK.c.state == state)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query)).mappings()
             return [TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"]) for r in rows]
 
@@ -466,14 +506,14 @@ class Store:
         ranked = select(EVENT, rank).where(EVENT.c.task_id.in_(task_ids), EVENT.c.type == "log").subquery()
         query = select(ranked).where(ranked.c.rank <= per_task).order_by(ranked.c.task_id, ranked.c.id)
         found: dict[str, list[TaskEvent]] = {}
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             for r in (await conn.execute(query)).mappings():
                 event = TaskEvent.from_stored(r["task_id"], r["id"], r["type"], r["timestamp"], r["data"])
                 found.setdefault(r["task_id"], []).append(event)
         return found
 
     async def events_after(self, task_id: str, after: int) -> list[TaskEvent]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
                     select(EVENT).where(EVENT.c.task_id == task_id, EVENT.c.id > after).order_by(EVENT.c.id)
@@ -492,7 +532,9 @@ class Store:
             )
 
     async def get_artifact(self, task_id: str, name: str) -> ArtifactRecord | None:
-        async with self.engine.connect() as conn:
+        if names_nothing_stored(task_id, name):
+            return None
+        async with self.reader.connect() as conn:
             query = select(ARTIFACT).where(ARTIFACT.c.task_id == task_id, ARTIFACT.c.name == name)
             row = (await conn.execute(query)).mappings().first()
         return ArtifactRecord(**row) if row is not None else None
@@ -510,7 +552,7 @@ class Store:
                 await conn.execute(insert(SETTING).values(key=key, value=default))
             return default
         except IntegrityError:  # another worker stored it first
-            async with self.engine.connect() as conn:
+            async with self.reader.connect() as conn:
                 return str((await conn.execute(select(SETTING.c.value).where(SETTING.c.key == key))).scalar_one())
 
     # -- workers ------------------------------------------------------------
@@ -535,7 +577,7 @@ class Store:
         query = select(WORKER).order_by(WORKER.c.hostname, WORKER.c.started_at)
         if not include_stopped:
             query = query.where(WORKER.c.stopped_at.is_(None))
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return [WorkerRecord(**r) for r in (await conn.execute(query)).mappings()]
 
     async def mark_workers_stopped(self, worker_ids: Sequence[str], reason: str, now: datetime) -> None:
@@ -561,7 +603,7 @@ class Store:
             .where(TASK.c.worker_id.is_not(None))
             .group_by(TASK.c.worker_id)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {
             str(w): {"started": int(n), "running": int(r or 0), "finished": int(n) - int(r or 0)} for w, n, r in rows
@@ -573,7 +615,7 @@ class Store:
         query = select(TASK).where(TASK.c.status.in_(active))
         if live_worker_ids:
             query = query.where((TASK.c.worker_id.is_(None)) | (TASK.c.worker_id.not_in(live_worker_ids)))
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return [PlainRecord(**r) for r in (await conn.execute(query)).mappings()]
 
     async def finish_orphan(self, task_id: str, values: dict[str, Any], events: Sequence[TaskEvent]) -> bool:

@@ -13,9 +13,10 @@ from sqlalchemy import text
 from tasks.access import ANONYMOUS
 from tasks.bus import task_topic
 from tasks.engine import Engine, get_engine
-from tasks.errors import TooManyTasks
+from tasks.errors import NotFound, TooManyTasks, Unauthorized, UnknownTaskId
 from tasks.events import EventType, TaskEvent, utcnow
 from tasks.ids import new_task_id
+from tasks.queries import TaskQuery
 from tasks.settings import Settings
 from tasks.status import TaskStatus
 from tasks.streams import task_events
@@ -410,3 +411,24 @@ async def test_an_artifact_the_database_refuses_fails_the_task_with_a_plain_erro
     assert (snap.status, snap.error) == ("Error", "artifact 'report.txt' could not be stored")
     events = await engine.durable_events(task_id)
     assert not [event for event in events if event.type == EventType.ARTIFACT]
+
+
+async def test_ids_names_and_filters_holding_a_nul_find_nothing_on_every_store(engine: Engine) -> None:
+    """PostgreSQL refuses a NUL even as a query parameter: every lookup by one was a 500."""
+    task_id = await _run_to_end(engine, "fast_tasks", "nul_bytes")
+    for lookup in (engine.snapshot, engine.delete, engine.cancel, engine.inspect):
+        with pytest.raises(UnknownTaskId):
+            await lookup(task_id + "\x00")
+    with pytest.raises(NotFound):
+        await engine.artifact(task_id, "notes\x00.txt")
+    everyone = TaskQuery(all_clients=True)
+    quoted = await engine.list_tasks(TaskQuery(all_clients=True, search="bad byte \x00"))
+    assert [snap.task_id for snap in quoted] == [task_id]  # as stored: the NUL is U+FFFD
+    for nothing in (TaskQuery(all_clients=True, state="fast\x00tasks"), TaskQuery(all_clients=True, client="\x00")):
+        assert await engine.list_tasks(nothing) == [] and await engine.count_tasks(nothing) == 0
+        assert (await engine.task_stats(nothing)).total == 0
+    assert await engine.count_tasks(everyone) == 1
+    with pytest.raises(Unauthorized):
+        await engine.admins.login("ro\x00ot", "whatever-password")
+    with pytest.raises(NotFound):
+        await engine.auth.revoke("bob\x00")

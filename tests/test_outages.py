@@ -17,6 +17,7 @@ from tasks.bus import task_topic
 from tasks.engine import Engine, get_engine
 from tasks.errors import ServiceUnavailable
 from tasks.settings import Settings
+from tasks.store import IDLE_PING_SECONDS
 from tests.support.outages import PrivateRedis, TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -63,6 +64,29 @@ async def test_a_database_outage_delays_writes_but_loses_none(
         assert [e.message for e in logs] == [f"line {i}" for i in range(60)]
     finally:
         proxy.restore()
+        await engine.stop()
+
+
+async def test_pooled_connections_that_died_while_idle_are_replaced_before_a_read(
+    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+) -> None:
+    """The pool pings only connections idle for a while (not every checkout): those
+    are the ones a database restart or a dropped TCP connection leaves dead."""
+    url, proxy = proxied_postgres
+    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
+    await engine.start()
+    try:
+        spec, args = engine.parse_args("fast_tasks", "noop", None)
+        task_id = (await engine.start_task(spec, args)).task_id
+        assert (await engine.wait(task_id, 10)).status == "Completed"
+        await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
+        proxy.cut()  # every pooled connection is dropped; the database stays up
+        proxy.restore()
+        await asyncio.sleep(IDLE_PING_SECONDS + 0.2)
+        for _ in range(6):
+            record = await engine.store.get_task(task_id)
+            assert record is not None and record.status == "Completed"
+    finally:
         await engine.stop()
 
 

@@ -205,3 +205,36 @@ def test_sigkill_of_one_worker_interrupts_its_tasks_within_30_s_and_the_host_kee
     assert httpx.post(f"{a.base_url}/api/fast_tasks/task/start/noop").status_code == 202
     for task_id in ids:
         httpx.post(f"{a.base_url}/api/tasks/{task_id}/cancel", timeout=30)
+
+
+async def test_a_nul_in_an_id_a_name_or_a_filter_gets_a_json_answer_on_postgresql(hosts: tuple[Server, Server]) -> None:
+    """PostgreSQL refuses a NUL even as a query parameter: each of these was a 500
+    (and the socket a bare 1005 close) with a traceback in the log."""
+    a, _ = hosts
+    admin = admin_headers(a)
+    async with httpx.AsyncClient(base_url=a.base_url, timeout=30) as http:
+        task_id = (await http.post("/api/fast_tasks/task/start/steps", json={"steps": 1, "interval": 0})).json()[
+            "task_id"
+        ]
+        not_found = [
+            await http.get("/api/fast_tasks/task/result/x%00y", params={"wait": "1"}),
+            await http.get("/api/tasks/x%00y"),
+            await http.post("/api/tasks/x%00y/cancel"),
+            await http.post("/api/tasks/x%00y/messages", json={"a": 1}),
+            await http.delete("/api/tasks/x%00y"),
+            await http.get(f"/api/tasks/{task_id}/artifacts/x%00y"),
+            await http.delete("/api/admin/tokens/bob%00", headers=admin),
+        ]
+        assert [r.status_code for r in not_found] == [404] * len(not_found), [r.text for r in not_found]
+        for name in ("search", "state", "task", "client"):
+            listed = await http.get("/api/tasks", params={name: "a\x00b"}, headers=admin)
+            stats = await http.get("/api/tasks/stats", params={name: "a\x00b"}, headers=admin)
+            assert (listed.status_code, listed.json()["data"]) == (200, [])
+            assert (stats.status_code, stats.json()["total"]) == (200, 0)
+        login = await http.post("/api/admin/login", json={"user": "ro\u0000ot", "password": "whatever-password"})
+        assert (login.status_code, login.json()["code"]) == (401, "unauthorized")
+    async with websockets.connect(f"{a.ws_url}/ws/fast_tasks/task/ws/x%00y") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+    assert "CharacterNotInRepertoireError" not in a.log()
