@@ -26,6 +26,7 @@ from app.stream_guard import TokenGuard
 from tasks.access import ADMIN
 from tasks.errors import InvalidRequest, MessageTooLarge
 from tasks.events import TaskSnapshot
+from tasks.jsondata import names_nothing_stored
 from tasks.queries import TaskStats
 from tasks.streams import client_events, task_events
 
@@ -43,7 +44,7 @@ def encode_cursor(snap: TaskSnapshot) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, task_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(task_id, str) or len(task_id) > 64:
+        if not isinstance(task_id, str) or len(task_id) > 64 or names_nothing_stored(task_id):
             raise ValueError("bad task id")
         return datetime.fromisoformat(created), task_id
     except (ValueError, TypeError):

@@ -20,6 +20,7 @@ from states.admin_guard import session_user
 from tasks.decorator import TASK_MARKER, task_options
 from tasks.engine import get_engine
 from tasks.errors import TaskError
+from tasks.jsondata import names_nothing_stored
 from tasks.live import LiveTask
 from tasks.registry import ORIGINAL_TASK_FN
 
@@ -88,7 +89,7 @@ def _watch_client_handler(cls: type) -> Callable[..., Awaitable[None]]:
                 allowed = False
         if not allowed:
             allowed = await session_user(self) is not None
-        if not allowed or not isinstance(client, str):
+        if not allowed or not isinstance(client, str) or names_nothing_stored(client):
             log.warning("refused to link a browser to a client it did not prove it may see")
             return
         await self._link_to(client_state_token(client))

@@ -130,6 +130,9 @@ class StartFormState(AdminState):
 
     @rx.event
     def choose(self, choice: str) -> None:
+        if choice not in self.choices:  # a browser may send anything
+            self.failure = "no such task"
+            return
         self._choose(choice)
 
     def _choose(self, choice: str) -> None:
@@ -164,7 +167,11 @@ class StartFormState(AdminState):
         if self.submitting or time.time() - self._last_start < DOUBLE_CLICK_SECONDS:
             return
         self.errors, self.started, self.failure = {}, "", ""
-        spec = self._spec()
+        try:
+            spec = self._spec()
+        except TaskError as exc:  # the choice, set through Reflex's setvar, names no task
+            self.failure = exc.message
+            return
         kinds = {f.name: f.kind for f in self.fields}
         body: dict[str, Any] = {}
         for name, text in self.values.items():

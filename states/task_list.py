@@ -26,6 +26,7 @@ from tasks.bus import ALL_TASKS_TOPIC
 from tasks.engine import get_engine
 from tasks.errors import TaskError
 from tasks.events import TaskEvent, utcnow
+from tasks.jsondata import clean_text
 from tasks.queries import DIRECT, TaskQuery
 from tasks.status import TaskStatus
 from tasks.streams import coalesce
@@ -260,19 +261,19 @@ class TaskListState(AdminState):
 
     @rx.event
     async def set_state_filter(self, value: str) -> AsyncIterator[Any]:
-        self.state_filter = value
+        self.state_filter = clean_text(value)
         async for update in self._apply():
             yield update
 
     @rx.event
     async def set_task_filter(self, value: str) -> AsyncIterator[Any]:
-        self.task_filter = value
+        self.task_filter = clean_text(value)
         async for update in self._apply():
             yield update
 
     @rx.event
     async def set_client(self, value: str) -> AsyncIterator[Any]:
-        self.client = value
+        self.client = clean_text(value)
         async for update in self._apply():
             yield update
 
@@ -286,15 +287,15 @@ class TaskListState(AdminState):
 
     @rx.event
     async def set_custom_range(self, form: dict[str, Any]) -> AsyncIterator[Any]:
-        self.since_local = str(form.get("since", ""))[:32]
-        self.until_local = str(form.get("until", ""))[:32]
+        self.since_local = clean_text(str(form.get("since", ""))[:32])
+        self.until_local = clean_text(str(form.get("until", ""))[:32])
         self.time_range = "custom"
         async for update in self._apply():
             yield update
 
     @rx.event
     async def set_search(self, form: dict[str, Any]) -> AsyncIterator[Any]:
-        self.search = str(form.get("search", ""))[:200]
+        self.search = clean_text(str(form.get("search", ""))[:200])
         async for update in self._apply():
             yield update
 

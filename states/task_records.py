@@ -18,6 +18,7 @@ from tasks.access import ADMIN
 from tasks.engine import get_engine
 from tasks.errors import TaskError
 from tasks.events import TaskSnapshot
+from tasks.jsondata import clean_text
 from tasks.queries import DIRECT, TaskQuery
 from tasks.status import TaskStatus
 
@@ -120,7 +121,7 @@ class TaskRecordsState(AdminState):
 
     @rx.event
     async def set_search(self, form: dict[str, Any]) -> None:
-        self.search = str(form.get("search", ""))[:200]
+        self.search = clean_text(str(form.get("search", ""))[:200])
         await self._first_page()
 
     @rx.event

@@ -60,17 +60,26 @@ def _verify_scrypt(password: str, stored: str) -> bool:
     """Hashes from before argon2: scrypt$n$r$p$salt$digest."""
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p))
+        candidate = hashlib.scrypt(
+            _password_bytes(password), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p)
+        )
     except ValueError:
         return False
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+def _password_bytes(password: str) -> bytes:
+    """What a password is hashed from. A browser's form may carry an unpaired
+    surrogate: it cannot have been set (setting hashes strictly), so it verifies
+    against nothing, in the same time as any wrong password."""
+    return password.encode("utf-8", "surrogatepass")
 
 
 def verify_password(password: str, stored: str) -> bool:
     if stored.startswith("scrypt$"):
         return _verify_scrypt(password, stored)
     try:
-        return HASHER.verify(stored, password)
+        return HASHER.verify(stored, _password_bytes(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

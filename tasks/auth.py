@@ -73,8 +73,10 @@ def new_token() -> str:
 
 
 def hash_token(token: str) -> str:
-    """SHA-256 suffices: tokens carry 160 random bits, so no salt or slow hash is needed."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """SHA-256 suffices: tokens carry 160 random bits, so no salt or slow hash is needed.
+    A token is ASCII; anything else a caller sends (an unpaired surrogate) still
+    hashes, to a digest no token has."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # Every secret that may travel in a URL or a log line: client tokens, admin

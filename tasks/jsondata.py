@@ -78,10 +78,18 @@ def _check_text(text: str, what: str) -> None:
 
 
 def names_nothing_stored(*texts: str) -> bool:
-    """Stored text never holds a NUL (PostgreSQL refuses it in a query parameter as in
-    a row, and clean_text replaces it), so a lookup by one finds nothing: answered
-    here, the same on every store, instead of as the driver's error."""
-    return any("\x00" in text for text in texts)
+    """Stored text never holds a NUL or an unpaired surrogate (PostgreSQL refuses
+    them in a query parameter as in a row, SQLite's driver cannot encode the second,
+    and clean_text replaces both), so a lookup by one finds nothing: answered here,
+    the same on every store, instead of as the driver's error."""
+    for text in texts:
+        if "\x00" in text:
+            return True
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 def clean_text(text: str) -> str:

@@ -86,9 +86,10 @@ def _event_row(event_: TaskEvent) -> dict[str, Any]:
 def ping_after_idle(engine: AsyncEngine) -> None:
     """SQLAlchemy's pool_pre_ping, for connections that sat idle in the pool: a
     ping before every checkout cost a round trip and about 300 µs of CPU, as much
-    as the read it guarded. A connection checked in within the last second comes
-    from a database that just answered; one idle longer (a restart, a dropped TCP
-    connection may have happened meanwhile) is pinged, and replaced if dead."""
+    as the read it guarded. Every checkout asks the driver whether it saw the
+    connection close (no round trip: a restart or a dropped connection closes it);
+    one idle for over a second, which may have died unseen, is also pinged. A dead
+    one is replaced before use."""
 
     @event.listens_for(engine.sync_engine, "checkin")
     def checked_in(_dbapi_connection: Any, record: Any) -> None:
@@ -96,6 +97,8 @@ def ping_after_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.driver_connection.is_closed():  # asyncpg's own flag
+            raise DisconnectionError("a pooled connection was closed")  # the pool reconnects
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
             return  # fresh, or just used

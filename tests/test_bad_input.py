@@ -3,6 +3,7 @@ record that breaks later reads; and whatever is refused leaves the store as it w
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -207,6 +208,16 @@ def test_any_query_value_is_answered_with_a_status_below_500(client: TestClient,
         for path in ("/api/tasks", "/api/tasks/nope/stream"):
             response = client.get(path, params=params, headers=headers)
             assert response.status_code < 500, (path, params, response.text)
+
+
+@pytest.mark.parametrize("task_id", ["a\x00", "a\ud800"])
+def test_a_cursor_naming_a_task_id_no_store_can_hold_is_400(client: TestClient, mint: Mint, task_id: str) -> None:
+    """Its id reached the store as it came: a 500 on PostgreSQL (both) and on SQLite (the surrogate)."""
+    raw = json.dumps(["2020-01-01T00:00:00+00:00", task_id]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get("/api/tasks", params={"cursor": cursor}, headers={"Authorization": f"Bearer {mint('alice')}"})
+    assert_json_error(response, 400, "invalid_request")
+    assert response.json()["message"] == "invalid cursor"
 
 
 def test_a_body_declared_over_the_limit_is_refused_before_the_route_acts(client: TestClient) -> None:

@@ -432,3 +432,25 @@ async def test_ids_names_and_filters_holding_a_nul_find_nothing_on_every_store(e
         await engine.admins.login("ro\x00ot", "whatever-password")
     with pytest.raises(NotFound):
         await engine.auth.revoke("bob\x00")
+
+
+@pytest.mark.parametrize("bad", ["x\x00y", "x\ud800y"])
+async def test_a_nul_or_an_unpaired_surrogate_from_a_browser_finds_nothing_and_logs_no_one_in(
+    engine: Engine, bad: str
+) -> None:
+    """Reflex decodes events with plain json.loads, so a dashboard handler can pass
+    either to the engine: the driver (and argon2, and SHA-256) refused them with a traceback."""
+    await engine.admins.set_password("root", "correct horse battery staple")
+    with pytest.raises(UnknownTaskId):
+        await engine.inspect(bad)
+    for user, password in ((bad, "correct horse battery staple"), ("root", bad)):
+        with pytest.raises(Unauthorized):
+            await engine.admins.login(user, password)
+    for token in (bad, "sga" + bad):
+        with pytest.raises(Unauthorized):
+            await engine.auth.authenticate(token)
+        with pytest.raises(Unauthorized):
+            await engine.admins.authenticate(token)
+    with pytest.raises(NotFound):
+        await engine.auth.revoke(bad)
+    assert await engine.list_tasks(TaskQuery(all_clients=True, search=bad, state=bad)) == []

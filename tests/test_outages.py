@@ -67,11 +67,11 @@ async def test_a_database_outage_delays_writes_but_loses_none(
         await engine.stop()
 
 
-async def test_pooled_connections_that_died_while_idle_are_replaced_before_a_read(
+async def test_pooled_connections_that_died_are_replaced_before_use_just_used_or_idle(
     proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
 ) -> None:
-    """The pool pings only connections idle for a while (not every checkout): those
-    are the ones a database restart or a dropped TCP connection leaves dead."""
+    """The pool no longer pings at every checkout: a connection the driver saw close
+    is replaced at once, and one idle for a while (which may have died unseen) is pinged."""
     url, proxy = proxied_postgres
     engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
     await engine.start()
@@ -79,13 +79,18 @@ async def test_pooled_connections_that_died_while_idle_are_replaced_before_a_rea
         spec, args = engine.parse_args("fast_tasks", "noop", None)
         task_id = (await engine.start_task(spec, args)).task_id
         assert (await engine.wait(task_id, 10)).status == "Completed"
-        await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
-        proxy.cut()  # every pooled connection is dropped; the database stays up
-        proxy.restore()
-        await asyncio.sleep(IDLE_PING_SECONDS + 0.2)
-        for _ in range(6):
-            record = await engine.store.get_task(task_id)
-            assert record is not None and record.status == "Completed"
+        for pause in (0.05, IDLE_PING_SECONDS + 0.2):  # the driver sees a close once the loop has run
+            await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
+            proxy.cut()  # every pooled connection is dropped; the database stays up
+            proxy.restore()
+            await asyncio.sleep(pause)
+            await engine.store.ping()
+            await engine.store.put_artifact(task_id, f"after-{pause}", "notes", "text/plain", b"kept")
+            assert (await engine.auth.create("acme")).token
+            assert await engine.admins.users() == []
+            for _ in range(4):
+                record = await engine.store.get_task(task_id)
+                assert record is not None and record.status == "Completed"
     finally:
         await engine.stop()
 

@@ -194,3 +194,37 @@ async def test_the_specific_attacks_of_the_report_are_refused(server: Server, re
         seen = browser.text()
     assert store_view(server, admin) == before
     assert "sgt" not in seen and "mallory" not in seen
+
+
+@pytest.mark.parametrize("bad", ["ro\x00ot", "ro\ud800ot"])
+async def test_no_handler_breaks_on_a_nul_or_an_unpaired_surrogate(server: Server, reflex_app: Any, bad: str) -> None:
+    """Reflex decodes events with plain json.loads, so both reach the handlers: the
+    login form, a client's token, an admin session, ids and filters. Each ran into
+    the driver, argon2 or SHA-256 with a traceback in the log (and an error toast).
+    The browser is logged in as the admin, so the dashboard's handlers act."""
+    from states.admin_session import AdminSessionState
+
+    admin_login(server.base_url)  # waits out the login throttle the sweeps above may have set off
+    logged = len(server.log())
+    form = {"client": bad, "days": "1", "user": bad, "password": bad, "search": bad, "name": bad, "since": bad}
+    async with ReflexSocket(server.base_url) as browser:
+        await browser.send(f"{State.get_full_name()}.hydrate")
+        login = f"{AdminSessionState.get_full_name()}.login"
+        await browser.send(login, {"form": {"user": ADMIN, "password": PASSWORD}}, "/admins/login")
+        await browser.settle(1)
+        assert "login_error" not in browser.text() or PASSWORD not in browser.text()
+        for cls, _name, handler in all_handlers(reflex_app):
+            if not handler.fn.__module__.startswith("states.") or cls is AdminSessionState:
+                continue  # Reflex's own (setvar, the frontend's exception report); the session, kept
+            params = [p for p in inspect.signature(handler.fn).parameters.values() if p.name != "self"]
+            hints = typing.get_type_hints(handler.fn) if params else {}
+            payload: dict[str, Any] = {}
+            for param in params:
+                origin = typing.get_origin(hints.get(param.name, str)) or hints.get(param.name, str)
+                payload[param.name] = form if origin is dict else [bad] if origin is list else bad
+            for path, query in (("/admins/tasks/", {"search": bad}), ("/admins/tasks/x", {"task_id": bad})):
+                await browser.send(format_event_handler(handler), payload, path, query)
+        await browser.send(login, {"form": {"user": bad, "password": bad}}, "/admins/login")
+        await browser.settle(3)
+    new_log = server.log()[logged:]
+    assert "Traceback" not in new_log, new_log[-3000:]

@@ -4,6 +4,7 @@ whatever lands on either host behaves as on one worker."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -231,6 +232,11 @@ async def test_a_nul_in_an_id_a_name_or_a_filter_gets_a_json_answer_on_postgresq
             stats = await http.get("/api/tasks/stats", params={name: "a\x00b"}, headers=admin)
             assert (listed.status_code, listed.json()["data"]) == (200, [])
             assert (stats.status_code, stats.json()["total"]) == (200, 0)
+        for bad_id in ("a\x00", "a\ud800"):
+            raw = json.dumps(["2020-01-01T00:00:00+00:00", bad_id]).encode()
+            cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            paged = await http.get("/api/tasks", params={"cursor": cursor}, headers=admin)
+            assert (paged.status_code, paged.json()["code"]) == (400, "invalid_request")
         login = await http.post("/api/admin/login", json={"user": "ro\u0000ot", "password": "whatever-password"})
         assert (login.status_code, login.json()["code"]) == (401, "unauthorized")
     async with websockets.connect(f"{a.ws_url}/ws/fast_tasks/task/ws/x%00y") as ws:

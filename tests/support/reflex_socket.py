@@ -13,12 +13,23 @@ import socketio
 NAMESPACE = "/_event"  # Reflex's event namespace, on the Socket.IO path of the same name
 
 
+class EscapedJson:
+    """JSON as a browser's JSON.stringify writes it: an unpaired surrogate is sent as
+    its `\\ud800` escape (a UTF-8 frame cannot carry it raw), so the server decodes it."""
+
+    @staticmethod
+    def dumps(value: Any, **kwargs: Any) -> str:
+        return json.dumps(value, **{**kwargs, "ensure_ascii": True})
+
+    loads = staticmethod(json.loads)
+
+
 class ReflexSocket:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
         self.token = token or str(uuid.uuid4())
         self.received: list[dict[str, Any]] = []
-        self.client = socketio.AsyncClient(reconnection=False)
+        self.client = socketio.AsyncClient(reconnection=False, json=EscapedJson)
         self.client.on("event", self._on_event, namespace=NAMESPACE)
 
     async def _on_event(self, update: dict[str, Any]) -> None:
@@ -37,8 +48,15 @@ class ReflexSocket:
     async def __aexit__(self, *exc: object) -> None:
         await self.client.disconnect()
 
-    async def send(self, name: str, payload: dict[str, Any] | None = None, path: str = "/admins/tasks/") -> None:
-        router_data = {"pathname": path, "asPath": path, "query": {}}
+    async def send(
+        self,
+        name: str,
+        payload: dict[str, Any] | None = None,
+        path: str = "/admins/tasks/",
+        query: dict[str, str] | None = None,
+    ) -> None:
+        """`query` carries the page's query and route parameters, as the browser sends them."""
+        router_data = {"pathname": path, "asPath": path, "query": query or {}}
         event = {"name": name, "payload": payload or {}, "router_data": router_data}
         await self.client.emit("event", event, namespace=NAMESPACE)
 
