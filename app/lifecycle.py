@@ -26,9 +26,9 @@ from app.stream_guard import TokenGuard
 from tasks.access import ADMIN
 from tasks.errors import InvalidRequest, MessageTooLarge
 from tasks.events import TaskSnapshot
-from tasks.jsondata import names_nothing_stored
 from tasks.queries import TaskStats
 from tasks.streams import client_events, task_events
+from tasks.text import names_nothing_stored
 
 LOGS_PER_LISTED_TASK = 50
 SSE_CONTENT = {"text/event-stream": {"schema": {"type": "string"}}}

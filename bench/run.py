@@ -194,16 +194,13 @@ def client_gc_paused() -> Iterator[None]:
     """The client's own collector off while it times deliveries. With a thousand
     sockets open, its full collections took 50-65 ms, and young ones up to 40 ms,
     during which every message already on the wire waited: that was counted as the
-    server's delivery latency. The client's objects are frozen first, and the few
-    seconds of garbage are collected afterwards."""
+    server's delivery latency. The few seconds of garbage are collected afterwards."""
     gc.collect()
-    gc.freeze()
     gc.disable()
     try:
         yield
     finally:
         gc.enable()
-        gc.unfreeze()
         gc.collect()
 
 

@@ -20,9 +20,9 @@ from states.admin_guard import session_user
 from tasks.decorator import TASK_MARKER, task_options
 from tasks.engine import get_engine
 from tasks.errors import TaskError
-from tasks.jsondata import names_nothing_stored
 from tasks.live import LiveTask
 from tasks.registry import ORIGINAL_TASK_FN
+from tasks.text import names_nothing_stored
 
 CLIENT_TOKEN_PREFIX = "spyglass-client-"
 

@@ -26,10 +26,10 @@ from tasks.bus import ALL_TASKS_TOPIC
 from tasks.engine import get_engine
 from tasks.errors import TaskError
 from tasks.events import TaskEvent, utcnow
-from tasks.jsondata import clean_text
 from tasks.queries import DIRECT, TaskQuery
 from tasks.status import TaskStatus
 from tasks.streams import coalesce
+from tasks.text import clean_text
 
 FLUSH_SECONDS = 0.25
 STATS_SECONDS = 3.0

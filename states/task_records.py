@@ -18,9 +18,9 @@ from tasks.access import ADMIN
 from tasks.engine import get_engine
 from tasks.errors import TaskError
 from tasks.events import TaskSnapshot
-from tasks.jsondata import clean_text
 from tasks.queries import DIRECT, TaskQuery
 from tasks.status import TaskStatus
+from tasks.text import clean_text
 
 PAGE_SIZE = 25
 MAX_SELECTED = 1000

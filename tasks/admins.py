@@ -24,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from tasks.auth import hash_token
 from tasks.errors import TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
-from tasks.jsondata import names_nothing_stored
 from tasks.store import Store
 from tasks.tables import AdminSessionRecord, AdminUserRecord, table_of
+from tasks.text import names_nothing_stored
 from tasks.throttle import LoginThrottle, LoginThrottled
 
 USER = table_of(AdminUserRecord)

@@ -19,6 +19,17 @@ class ArtifactInfo(BaseModel):
     url: str
 
 
+MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?")
+
+
+def check_media_type(mime: str) -> None:
+    """A download's Content-Type is the artifact's mime: one a header cannot carry
+    (a NUL, any non-ASCII) made every download of the file fail, so it is refused
+    when the task stores the file, like an oversized one."""
+    if len(mime) > 255 or not MEDIA_TYPE.fullmatch(mime):
+        raise ValueError(f"artifact mime {mime!r} is not a media type such as 'text/csv; charset=utf-8'")
+
+
 def safe_filename(label: str) -> str:
     """A name that is safe in a URL and a Content-Disposition header:
     [A-Za-z0-9._-] only, no leading dot, at most 100 characters."""

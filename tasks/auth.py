@@ -17,9 +17,9 @@ from sqlalchemy import insert, select, update
 
 from tasks.errors import NotFound, TaskError, Unauthorized
 from tasks.events import as_utc, utcnow
-from tasks.jsondata import names_nothing_stored
 from tasks.store import Store
 from tasks.tables import ClientRecord, TokenRecord, table_of
+from tasks.text import names_nothing_stored
 
 CLIENT = table_of(ClientRecord)
 TOKEN = table_of(TokenRecord)

@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any
 
+from tasks.text import is_encodable
+
 MAX_DEPTH = 64
 
 
@@ -71,36 +73,5 @@ def check_json(value: Any, what: str = "the value") -> Any:
 
 
 def _check_text(text: str, what: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsafeJson(f"{what} contains an unpaired UTF-16 surrogate, which cannot be stored") from None
-
-
-def names_nothing_stored(*texts: str) -> bool:
-    """Stored text never holds a NUL or an unpaired surrogate (PostgreSQL refuses
-    them in a query parameter as in a row, SQLite's driver cannot encode the second,
-    and clean_text replaces both), so a lookup by one finds nothing: answered here,
-    the same on every store, instead of as the driver's error."""
-    for text in texts:
-        if "\x00" in text:
-            return True
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-    return False
-
-
-def clean_text(text: str) -> str:
-    """Free text from a task (log lines, messages, error strings): an unpaired
-    surrogate becomes U+FFFD instead of failing every later read, and so does a
-    NUL, which PostgreSQL refuses in a text column: a task whose error quoted a
-    NUL byte could not have its end written, and stayed Processing."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
+    if not is_encodable(text):
+        raise UnsafeJson(f"{what} contains an unpaired UTF-16 surrogate, which cannot be stored")

@@ -15,8 +15,8 @@ from sqlalchemy import Table, and_, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from tasks.errors import InvalidRequest
-from tasks.jsondata import clean_text
 from tasks.status import TaskStatus
+from tasks.text import clean_text
 
 DIRECT = "(direct)"  # the client filter value for tasks started without a token
 Bucket = Literal["minute", "hour"]
@@ -53,8 +53,9 @@ class TaskQuery:
     after: tuple[datetime, str] | None = None
 
     def __post_init__(self) -> None:
-        # A filter's text as stored text is: a NUL (which PostgreSQL refuses as a
-        # parameter) is U+FFFD, so a search for one finds the tasks that quoted it.
+        # A filter's text as stored text is (tasks/text.py): a search for a NUL finds
+        # the tasks that quoted one, and a name holding one matches nothing (no
+        # client, state or task name holds U+FFFD) instead of failing on PostgreSQL.
         for name in ("caller_client", "client", "state", "task", "search"):
             value = getattr(self, name)
             if value is not None:

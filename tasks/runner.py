@@ -21,14 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tasks.artifacts import ArtifactInfo, artifact_url, safe_filename, unique_name
+from tasks.artifacts import ArtifactInfo, artifact_url, check_media_type, safe_filename, unique_name
 from tasks.bus import Bus
 from tasks.context import TaskContext
 from tasks.errors import UnknownTaskId
 from tasks.events import EventType, TaskEvent, TaskSnapshot, utcnow
 from tasks.idempotency import args_fingerprint
 from tasks.ids import EventClock, new_task_id
-from tasks.jsondata import UnsafeJson, check_json, clean_text
+from tasks.jsondata import UnsafeJson, check_json
 from tasks.limits import Limits
 from tasks.live import LiveTask, Outcome, TaskEnded
 from tasks.outbox import Outbox
@@ -40,6 +40,7 @@ from tasks.rows import PlainRecord, row_state, search_text
 from tasks.settings import Settings
 from tasks.status import LogLevel, TaskStatus
 from tasks.store import Store
+from tasks.text import clean_text
 from tasks.workers import topics
 
 log = logging.getLogger("spyglass.runner")
@@ -355,7 +356,8 @@ class Runner:
 
     async def artifact(self, live: LiveTask, label: str, content: bytes, mime: str) -> dict[str, Any]:
         self._check_running(live)
-        label, mime = clean_text(label), clean_text(mime)
+        label = clean_text(label)
+        check_media_type(mime)
         if len(content) > self.settings.max_artifact_bytes:
             raise ValueError(
                 f"artifact {label!r} is {len(content)} bytes, over the {self.settings.max_artifact_bytes} byte limit"

@@ -26,19 +26,19 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import bindparam, case, delete, event, func, insert, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert, Update
 
 from tasks import queries
 from tasks.events import TaskEvent, utcnow
-from tasks.jsondata import names_nothing_stored
 from tasks.queries import Bucket, TaskQuery, TaskStats, as_utc_aware
 from tasks.rows import PlainRecord
 from tasks.sqlite_writer import SqliteWriter
 from tasks.status import ACTIVE_STATUSES
 from tasks.tables import ArtifactRecord, SettingRecord, TaskEventRecord, TaskRecord, WorkerRecord, table_of
+from tasks.text import names_nothing_stored
 
 log = logging.getLogger("spyglass.store")
 
@@ -97,7 +97,7 @@ def ping_after_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if record.driver_connection.is_closed():  # asyncpg's own flag
+        if record.driver_connection.is_closed():  # asyncpg's own flag (installed for asyncpg only)
             raise DisconnectionError("a pooled connection was closed")  # the pool reconnects
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
@@ -222,10 +222,12 @@ class Store:
     async def start(self) -> None:
         if self.is_sqlite:
             Path(self._sqlite_path()).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_async_engine(self.url)
+        asyncpg = make_url(self.url).get_driver_name() == "asyncpg"
+        self._engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite and not asyncpg)
         self._reader = self._engine
-        if not self.is_sqlite:
+        if asyncpg:  # the driver that tells when a connection closed
             ping_after_idle(self._engine)
+        if not self.is_sqlite:
             self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", self._sqlite_pragmas)

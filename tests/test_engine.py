@@ -380,6 +380,7 @@ async def test_a_task_quoting_a_nul_byte_still_has_its_end_and_its_log_stored(en
     (artifact,) = [event.data for event in events if event.type == EventType.ARTIFACT]
     assert isinstance(artifact, dict) and artifact["label"] == "notes\ufffd.txt"
     assert await engine.artifact(task_id, artifact["name"]) == (b"kept", "text/plain")
+    assert any("is not a media type" in (event.message or "") for event in events)  # the bad mime was refused
 
 
 async def test_an_artifact_the_database_refuses_fails_the_task_with_a_plain_error(engine: Engine) -> None:

@@ -71,7 +71,8 @@ async def test_pooled_connections_that_died_are_replaced_before_use_just_used_or
     proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
 ) -> None:
     """The pool no longer pings at every checkout: a connection the driver saw close
-    is replaced at once, and one idle for a while (which may have died unseen) is pinged."""
+    is replaced at once, and one idle for a while, which may have died unseen (its
+    peer gone, its socket still open), is pinged and replaced."""
     url, proxy = proxied_postgres
     engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
     await engine.start()
@@ -79,13 +80,14 @@ async def test_pooled_connections_that_died_are_replaced_before_use_just_used_or
         spec, args = engine.parse_args("fast_tasks", "noop", None)
         task_id = (await engine.start_task(spec, args)).task_id
         assert (await engine.wait(task_id, 10)).status == "Completed"
-        for pause in (0.05, IDLE_PING_SECONDS + 0.2):  # the driver sees a close once the loop has run
+        seen, unseen = (proxy.cut, 0.05), (proxy.drop_upstream, IDLE_PING_SECONDS + 0.2)
+        for drop, pause in (seen, unseen):  # the driver sees a close once the loop has run
             await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
-            proxy.cut()  # every pooled connection is dropped; the database stays up
+            drop()  # every pooled connection is dropped; the database stays up
             proxy.restore()
             await asyncio.sleep(pause)
             await engine.store.ping()
-            await engine.store.put_artifact(task_id, f"after-{pause}", "notes", "text/plain", b"kept")
+            await engine.store.put_artifact(task_id, f"after-{drop.__name__}", "notes", "text/plain", b"kept")
             assert (await engine.auth.create("acme")).token
             assert await engine.admins.users() == []
             for _ in range(4):

@@ -66,6 +66,10 @@ class FastTasksState(MonitorState):
         await task.update(progress=50, status=TaskStatus.PROCESSING, message="read a\x00b")
         await task.log("line with \x00 in it")
         await task.artifact("notes\x00.txt", "kept")
+        try:
+            await task.artifact("typed.txt", "refused", mime="text/plain\x00")
+        except ValueError as exc:
+            await task.log(str(exc))
         raise ValueError("bad byte \x00 in the input")
 
     @staticmethod

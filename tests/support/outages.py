@@ -54,7 +54,9 @@ class PrivateRedis:
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and
-    refuses new ones until `restore()`."""
+    refuses new ones until `restore()`; `drop_upstream()` drops the target's side
+    of every connection unseen by the client, whose side is reset when it next
+    sends (as after the database's host restarted)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -62,6 +64,8 @@ class TcpProxy:
         self.open = True
         self._server: asyncio.AbstractServer | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._upstreams: set[asyncio.StreamWriter] = set()
+        self._dropped: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -82,6 +86,11 @@ class TcpProxy:
     def restore(self) -> None:
         self.open = True
 
+    def drop_upstream(self) -> None:
+        for up_writer in list(self._upstreams):
+            self._dropped.add(up_writer)
+            up_writer.transport.abort()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.open:
             writer.transport.abort()
@@ -92,13 +101,20 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._pipes |= {writer, up_writer}
+        self._upstreams.add(up_writer)
 
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, ConnectionError):
                 while data := await src.read(65536):
+                    if up_writer in self._dropped:
+                        break  # the client sent to a peer that is gone: reset it
                     dst.write(data)
                     await dst.drain()
-            dst.transport.abort()
+            if dst is writer and up_writer in self._dropped:
+                return  # the target's side went away unseen: the client learns it when it sends
+            (writer if up_writer in self._dropped else dst).transport.abort()
 
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
         self._pipes -= {writer, up_writer}
+        self._upstreams.discard(up_writer)
+        self._dropped.discard(up_writer)

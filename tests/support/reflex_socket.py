@@ -14,8 +14,9 @@ NAMESPACE = "/_event"  # Reflex's event namespace, on the Socket.IO path of the 
 
 
 class EscapedJson:
-    """JSON as a browser's JSON.stringify writes it: an unpaired surrogate is sent as
-    its `\\ud800` escape (a UTF-8 frame cannot carry it raw), so the server decodes it."""
+    """JSON as a browser's JSON.stringify writes it, an unpaired surrogate as its
+    `\\ud800` escape (a UTF-8 frame cannot carry it raw). Reflex, imported in the
+    tests' process, sets Socket.IO's packet JSON to its own, which writes non-ASCII raw."""
 
     @staticmethod
     def dumps(value: Any, **kwargs: Any) -> str:
@@ -24,12 +25,19 @@ class EscapedJson:
     loads = staticmethod(json.loads)
 
 
+class EscapedPacket(socketio.packet.Packet):
+    """This client's packets only: `AsyncClient(json=...)` would set it on the
+    Packet class every Socket.IO user of the process shares."""
+
+    json = EscapedJson
+
+
 class ReflexSocket:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
         self.token = token or str(uuid.uuid4())
         self.received: list[dict[str, Any]] = []
-        self.client = socketio.AsyncClient(reconnection=False, json=EscapedJson)
+        self.client = socketio.AsyncClient(reconnection=False, serializer=EscapedPacket)
         self.client.on("event", self._on_event, namespace=NAMESPACE)
 
     async def _on_event(self, update: dict[str, Any]) -> None:
