@@ -95,12 +95,15 @@ async def test_tasks_of_dead_workers_are_interrupted_and_live_workers_are_left_a
     silent_elsewhere = await _orphan(engine, "silent-remote", "other-host", 1, heartbeat_age=3600)
     alive_elsewhere = await _orphan(engine, "alive-remote", "other-host", 1, heartbeat_age=0)
 
-    assert await engine.workers.interrupt_orphans() == 2
+    # The engine's own maintenance (every 0.2 s here) scans for orphans too: between
+    # the two scans each orphan is interrupted, once (a clean CI run saw 1 here, not 2).
+    assert await engine.workers.interrupt_orphans() <= 2
 
     for task_id in (crashed_here, silent_elsewhere):
         snap = await engine.snapshot(task_id)
         assert (snap.status, snap.error_code, snap.progress) == ("Interrupted", "interrupted", 40.0)
-        assert (await engine.store.events_after(task_id, 0))[-1].type == EventType.ERROR
+        events = await engine.store.events_after(task_id, 0)
+        assert events[-1].type == EventType.ERROR and [e.type for e in events].count(EventType.ERROR) == 1
     assert (await engine.snapshot(alive_elsewhere)).status == "Processing"
 
 
