@@ -224,14 +224,14 @@ class Store:
             Path(self._sqlite_path()).parent.mkdir(parents=True, exist_ok=True)
         asyncpg = make_url(self.url).get_driver_name() == "asyncpg"
         self._engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite and not asyncpg)
-        self._reader = self._engine
-        if asyncpg:  # the driver that tells when a connection closed
-            ping_after_idle(self._engine)
-        if not self.is_sqlite:
-            self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.is_sqlite:
+            self._reader = self._engine
             event.listen(self._engine.sync_engine, "connect", self._sqlite_pragmas)
             self._sqlite_writer = SqliteWriter(self.url.replace("+aiosqlite", "", 1), self._sqlite_pragmas)
+        else:
+            self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if asyncpg:  # the driver that tells when a connection closed
+                ping_after_idle(self._engine)
         await self.migrate()
         self._closing = False
         self._writer = asyncio.create_task(self._write_loop(), name="spyglass-store-writer")
