@@ -11,7 +11,11 @@ For each:
       until every one reads Completed (tasks/s, and its ratio to (c));
       server CPU seconds per bare request and per task (utime + stime of every
       server process from /proc), the steadier figure on a shared machine, and
-      the engine's share of a task: its CPU less that of two bare requests;
+      the engine's share of a task: its CPU less that of two bare requests.
+      (c) and (a) alternate for --rounds rounds (their order swapped every
+      other round); each ratio is taken within a round. The throughput figures
+      are the median round's by (a)/(c), the CPU figures the median round's by
+      the engine's ratio, each with its range over the rounds;
   (b) progress latency, task.update() -> WebSocket client, p50/p99 at 1,000
       updates/s; in production the task runs on host A and the watcher is on
       host B, so every update crosses workers through Redis;
@@ -49,15 +53,18 @@ class Results:
     workers: int
     tasks: int
     concurrency: int
+    rounds: int
     bare_http_rps: float
     start_rps: float
     tasks_per_s: float
     throughput_ratio: float
+    throughput_ratio_range: tuple[float, float]
     cpu_ms_per_request: float
     cpu_ms_per_task: float
     cpu_task_to_request: float
     engine_cpu_ms_per_task: float
     engine_to_request: float
+    engine_to_request_range: tuple[float, float]
     updates: int
     target_update_rate: float
     received_update_rate: float
@@ -92,7 +99,6 @@ async def bare_ceiling(http: aiohttp.ClientSession, base: str, requests: int, co
             assert response.status == 200
             await response.read()
 
-    await _pool(concurrency, min(500, requests), job)  # warm-up
     return requests / await _pool(concurrency, requests, job)
 
 
@@ -109,8 +115,6 @@ async def task_throughput(http: aiohttp.ClientSession, base: str, tasks: int, co
             body = await response.json()
             assert body["status"] == "Completed", body
 
-    await _pool(concurrency, min(200, tasks), start)  # warm-up
-    ids = [""] * tasks
     start_s = await _pool(concurrency, tasks, start)
     wait_s = await _pool(concurrency, tasks, finished)
     return tasks / start_s, tasks / (start_s + wait_s)
@@ -239,14 +243,73 @@ class CpuMeter:
         return spent
 
 
+@dataclass(frozen=True)
+class Round:
+    """(c) then (a), back to back: their ratios are taken within a round, so a
+    slow spell of the machine weighs on both sides of them alike."""
+
+    bare_rps: float
+    cpu_per_request: float
+    start_rps: float
+    tasks_per_s: float
+    cpu_per_task: float
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.tasks_per_s / self.bare_rps
+
+    @property
+    def engine_to_request(self) -> float:
+        return (self.cpu_per_task - 2 * self.cpu_per_request) / self.cpu_per_request
+
+
+async def measure_round(
+    http: aiohttp.ClientSession, cpu: CpuMeter, base: str, args: argparse.Namespace, tasks_first: bool
+) -> Round:
+    """One round; `tasks_first` swaps the order, so that work the server puts off
+    past one phase (a collection, a checkpoint) lands in the other kind as often."""
+
+    async def bare() -> tuple[float, float]:
+        cpu.lap()
+        rps = await bare_ceiling(http, base, args.requests, args.concurrency)
+        return rps, cpu.lap() / args.requests
+
+    async def tasks() -> tuple[float, float, float]:
+        cpu.lap()
+        start_rps, tasks_per_s = await task_throughput(http, base, args.tasks, args.concurrency)
+        return start_rps, tasks_per_s, cpu.lap() / args.tasks
+
+    if tasks_first:
+        start_rps, tasks_per_s, cpu_per_task = await tasks()
+        bare_rps, cpu_per_request = await bare()
+    else:
+        bare_rps, cpu_per_request = await bare()
+        start_rps, tasks_per_s, cpu_per_task = await tasks()
+    if cpu_per_request <= 0:
+        raise SystemExit("the bare requests used under one clock tick of server CPU: raise --requests")
+    return Round(bare_rps, cpu_per_request, start_rps, tasks_per_s, cpu_per_task)
+
+
+def _median_round(rounds: list[Round], key: Callable[[Round], float]) -> Round:
+    """The round whose `key` is the median (the upper one of an even count): all
+    of its figures are reported together, so they agree with one another."""
+    return sorted(rounds, key=key)[len(rounds) // 2]
+
+
+def _range(rounds: list[Round], key: Callable[[Round], float], digits: int) -> tuple[float, float]:
+    values = [key(r) for r in rounds]
+    return round(min(values), digits), round(max(values), digits)
+
+
 async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace) -> Results:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
     async with aiohttp.ClientSession(connector=connector) as http:
         cpu = CpuMeter((a,) if b is a else (a, b))
-        ceiling = await bare_ceiling(http, a.base_url, args.requests, args.concurrency)
-        cpu_per_request = cpu.lap() / (args.requests + min(500, args.requests))
-        start_rps, tasks_per_s = await task_throughput(http, a.base_url, args.tasks, args.concurrency)
-        cpu_per_task = cpu.lap() / (args.tasks + min(200, args.tasks))
+        await bare_ceiling(http, a.base_url, min(500, args.requests), args.concurrency)  # warm-ups
+        await task_throughput(http, a.base_url, min(200, args.tasks), args.concurrency)
+        rounds = [await measure_round(http, cpu, a.base_url, args, i % 2 == 1) for i in range(args.rounds)]
+        by_rate = _median_round(rounds, lambda r: r.throughput_ratio)
+        by_cpu = _median_round(rounds, lambda r: r.engine_to_request)
         with client_gc_paused():
             latencies, received_rate = await progress_latency(http, a.base_url, b.ws_url, args.updates, args.rate)
     with client_gc_paused():
@@ -259,15 +322,18 @@ async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace)
         workers=a.workers() + (b.workers() if b is not a else 0),
         tasks=args.tasks,
         concurrency=args.concurrency,
-        bare_http_rps=round(ceiling, 1),
-        start_rps=round(start_rps, 1),
-        tasks_per_s=round(tasks_per_s, 1),
-        throughput_ratio=round(tasks_per_s / ceiling, 3),
-        cpu_ms_per_request=round(cpu_per_request * 1000, 3),
-        cpu_ms_per_task=round(cpu_per_task * 1000, 3),
-        cpu_task_to_request=round(cpu_per_task / cpu_per_request, 2),
-        engine_cpu_ms_per_task=round((cpu_per_task - 2 * cpu_per_request) * 1000, 3),
-        engine_to_request=round((cpu_per_task - 2 * cpu_per_request) / cpu_per_request, 2),
+        rounds=args.rounds,
+        bare_http_rps=round(by_rate.bare_rps, 1),
+        start_rps=round(by_rate.start_rps, 1),
+        tasks_per_s=round(by_rate.tasks_per_s, 1),
+        throughput_ratio=round(by_rate.throughput_ratio, 3),
+        throughput_ratio_range=_range(rounds, lambda r: r.throughput_ratio, 3),
+        cpu_ms_per_request=round(by_cpu.cpu_per_request * 1000, 3),
+        cpu_ms_per_task=round(by_cpu.cpu_per_task * 1000, 3),
+        cpu_task_to_request=round(by_cpu.cpu_per_task / by_cpu.cpu_per_request, 2),
+        engine_cpu_ms_per_task=round((by_cpu.cpu_per_task - 2 * by_cpu.cpu_per_request) * 1000, 3),
+        engine_to_request=round(by_cpu.engine_to_request, 2),
+        engine_to_request_range=_range(rounds, lambda r: r.engine_to_request, 2),
         updates=len(latencies),
         target_update_rate=args.rate,
         received_update_rate=round(received_rate, 1),
@@ -307,12 +373,20 @@ def print_table(results: list[Results]) -> None:
             f"(a) no-op tasks start -> Completed (N={results[0].tasks}, C={results[0].concurrency})",
             lambda r: f"{r.tasks_per_s:,.0f} tasks/s",
         ),
-        row("    (a) / (c)", lambda r: f"{r.throughput_ratio:.0%}"),
+        row(
+            "    (a) / (c), median round (range)",
+            lambda r: f"{r.throughput_ratio:.0%} ({r.throughput_ratio_range[0]:.0%}-{r.throughput_ratio_range[1]:.0%})",
+        ),
         row("server CPU per bare request", lambda r: f"{r.cpu_ms_per_request:.3f} ms"),
         row("server CPU per task (start + run + result)", lambda r: f"{r.cpu_ms_per_task:.3f} ms"),
         row("    per task / per bare request", lambda r: f"{r.cpu_task_to_request:.2f}x"),
         row("engine CPU per task (task - 2 bare requests)", lambda r: f"{r.engine_cpu_ms_per_task:.3f} ms"),
-        row("    engine per task / per bare request", lambda r: f"{r.engine_to_request:.2f}x"),
+        row(
+            "    engine per task / per bare request, median round (range)",
+            lambda r: (
+                f"{r.engine_to_request:.2f}x ({r.engine_to_request_range[0]:.2f}-{r.engine_to_request_range[1]:.2f})"
+            ),
+        ),
         row(
             f"(b) progress latency p50 @ {results[0].target_update_rate:,.0f} updates/s",
             lambda r: f"{r.latency_p50_ms:.2f} ms",
@@ -330,12 +404,19 @@ def print_table(results: list[Results]) -> None:
         row("    server RSS the watchers cost", lambda r: f"{r.fan_rss_mib:,.0f} MiB"),
     ]
     width = max(len(label) for label, _ in rows)
-    header = " | ".join(f"{r.topology:>16}" for r in results)
+    header = " | ".join(f"{r.topology:>20}" for r in results)
     print(f"{'measure'.ljust(width)} | {header}")
-    print("-" * width + "-|-" + "-|-".join("-" * 16 for _ in results))
+    print("-" * width + "-|-" + "-|-".join("-" * 20 for _ in results))
     for label, cells in rows:
-        print(f"{label.ljust(width)} | " + " | ".join(f"{c:>16}" for c in cells))
+        print(f"{label.ljust(width)} | " + " | ".join(f"{c:>20}" for c in cells))
     print("(b) is same-worker in embedded; in production the task runs on host A and the watcher is on host B.")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def main() -> None:
@@ -344,6 +425,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=6000, help="requests for the bare HTTP ceiling")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=_positive, default=5, help="(c) and (a), alternated this many times")
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--watchers", type=int, default=1000, help="(d) WebSocket watchers of one task")

@@ -29,16 +29,18 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
+def trusted(cls: type[ModelT], values: dict[str, Any], private: dict[str, Any] | None = None) -> ModelT:
     """`cls.model_construct(**values)` for values that name every field, without its
     per-field alias and default lookups: several snapshots and events are made per
-    task, and model_construct was the engine's largest single cost."""
+    task, and model_construct was the engine's largest single cost. A class with
+    private attributes and no `model_post_init` of its own may pass their values
+    (`private`): pydantic's post-init only set their defaults, at a third of the cost."""
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", values)
     object.__setattr__(model, "__pydantic_fields_set__", set(values))
     object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
-    if cls.__pydantic_post_init__:
+    object.__setattr__(model, "__pydantic_private__", private)
+    if private is None and cls.__pydantic_post_init__:
         model.model_post_init(None)
     return model
 
@@ -170,7 +172,7 @@ class TaskEvent(BaseModel):
             "hint": hint,
             "data": data,
         }
-        return trusted(cls, values)
+        return trusted(cls, values, {"_wire_text": None})
 
     @property
     def is_durable(self) -> bool:

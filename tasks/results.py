@@ -17,6 +17,8 @@ class ResultNotSerializable(TypeError):
 def json_result(value: Any) -> Any:
     """The JSON form of a return value (a pydantic model is dumped); raises
     ResultNotSerializable for anything JSON cannot carry, NaN included."""
+    if value is None:  # a task that returns nothing: most of them, no need to encode it
+        return None
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     try:

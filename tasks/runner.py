@@ -369,7 +369,8 @@ class Runner:
         except Exception as exc:
             # A driver's message quotes the statement and its parameters, the file's
             # bytes among them: the task's error (which its client reads) gets a plain one.
-            live.artifacts.discard(name)
+            # The name stays taken: a write lost in an outage may have been committed
+            # unacknowledged, and the store takes a row already there for its retry's.
             log.error("artifact %r of task %s was not stored: %s", name, live.record.id, getattr(exc, "orig", exc))
             raise RuntimeError(f"artifact {label!r} could not be stored") from None
         info = ArtifactInfo(

@@ -13,6 +13,7 @@ event loop needs."""
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,27 +27,35 @@ from sqlalchemy.sql.dml import Insert, Update
 
 @dataclass(frozen=True)
 class Positional:
-    """A statement as the driver takes it: its SQL, and for each `?` the key of
-    the row's value and the processor that makes it a stored value."""
+    """A statement as the driver takes it: its SQL, a getter of the row's values in
+    the order of its `?`s, and for each value that SQLAlchemy processes (times,
+    JSON) its position, its processor and what the processor makes of None (so a
+    None costs no call: JSON's is 'null', a time's None)."""
 
     sql: str
-    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processed: tuple[tuple[int, Callable[[Any], Any], Any], ...]
 
     @classmethod
     def compiled(cls, statement: Insert | Update, keys: Sequence[str], dialect: Dialect) -> Positional:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not bind parameters by position")
-        return cls(
-            sql=compiled.string,
-            binds=tuple(
-                (key, compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect))
-                for key in compiled.positiontup
-            ),
-        )
+        processed = []
+        for position, key in enumerate(compiled.positiontup):
+            process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processed.append((position, process, process(None)))
+        keys = compiled.positiontup
+        values = operator.itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        return cls(sql=compiled.string, values=values, processed=tuple(processed))
 
     def parameters(self, row: dict[str, Any]) -> list[Any]:
-        return [row[key] if process is None else process(row[key]) for key, process in self.binds]
+        values = list(self.values(row))
+        for position, process, of_none in self.processed:
+            value = values[position]
+            values[position] = of_none if value is None else process(value)
+        return values
 
 
 class SqliteWriter:

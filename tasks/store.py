@@ -17,7 +17,7 @@ import fcntl
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import bindparam, case, delete, event, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -366,19 +368,25 @@ class Store:
             _resolve(write.waiter)
 
     async def _commit_retrying_outages(self, writes: list[_Write]) -> None:
-        """The batch in one transaction. While the database is unreachable (not: a
-        write it refuses), keep retrying it, in order, for up to `outage_seconds`:
-        nothing durable is dropped for a restart or a failover of the database."""
+        """The batch in one transaction, retried through an outage (`_through_outages`)."""
+        await self._through_outages(
+            lambda: self._transaction(
+                [row for w in writes for row in w.inserts],
+                [item for w in writes for item in w.updates],
+                [row for w in writes for row in w.events],
+                [task_id for w in writes for task_id in w.deletes],
+            )
+        )
+
+    async def _through_outages(self, write: Callable[[], Awaitable[None]]) -> None:
+        """While the database is unreachable (not: a write it refuses), keep retrying
+        `write`, in order, for up to `outage_seconds`: nothing durable is dropped for
+        a restart or a failover of the database."""
         deadline = time.monotonic() + self.outage_seconds
         delay = 0.1
         while True:
             try:
-                await self._transaction(
-                    [row for w in writes for row in w.inserts],
-                    [item for w in writes for item in w.updates],
-                    [row for w in writes for row in w.events],
-                    [task_id for w in writes for task_id in w.deletes],
-                )
+                await write()
                 return
             except Exception as exc:
                 if not is_unreachable(exc) or time.monotonic() + delay > deadline:
@@ -529,12 +537,26 @@ class Store:
     # -- artifacts ----------------------------------------------------------
 
     async def put_artifact(self, task_id: str, name: str, label: str, mime: str, data: bytes) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(ARTIFACT).values(
-                    task_id=task_id, name=name, label=label, mime=mime, size=len(data), data=data, created_at=utcnow()
-                )
-            )
+        """Retried through an outage, as the group writer's writes are. A retry whose
+        earlier attempt was committed unacknowledged finds the row there: the name
+        is this task's alone (the runner makes it unique), so that row is this one."""
+        values = {
+            "task_id": task_id,
+            "name": name,
+            "label": label,
+            "mime": mime,
+            "size": len(data),
+            "data": data,
+            "created_at": utcnow(),
+        }
+        dialect_insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        statement = dialect_insert(ARTIFACT).values(values).on_conflict_do_nothing(index_elements=["task_id", "name"])
+
+        async def write() -> None:
+            async with self.engine.begin() as conn:
+                await conn.execute(statement)
+
+        await self._through_outages(write)
 
     async def get_artifact(self, task_id: str, name: str) -> ArtifactRecord | None:
         if names_nothing_stored(task_id, name):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Table, Text, text
 from sqlmodel import Field, SQLModel
 
 from tasks.status import TaskStatus
@@ -20,6 +20,12 @@ def _utc_column(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
 
+def _when_set(name: str, *columns: str, unique: bool = False) -> Index:
+    """An index of the rows whose first column is set."""
+    where = text(f"{columns[0]} IS NOT NULL")
+    return Index(name, *columns, unique=unique, sqlite_where=where, postgresql_where=where)
+
+
 class TaskRecord(SQLModel, table=True):
     __tablename__ = "task"
     __table_args__ = (
@@ -27,13 +33,14 @@ class TaskRecord(SQLModel, table=True):
         Index("ix_task_status", "status"),
         Index("ix_task_client", "client"),
         Index("ix_task_created_id", "created_at", "id"),
-        Index("ix_task_purge_after", "purge_after"),
-        Index("ix_task_idempotency_key", "idempotency_key", unique=True),
         Index("ix_task_worker_id", "worker_id"),
+        # Only the rows that have the value (migration 0008): every read of these asks for one.
+        _when_set("ix_task_purge_after", "purge_after"),
+        _when_set("ix_task_idempotency_key", "idempotency_key", unique=True),
         # The charts' reads (tasks/queries.py) are index-only scans of these three:
         # a task row is wide (arguments, result, search text), an index entry is not.
         Index("ix_task_stats", "created_at", "status", "client", "state", "task"),
-        Index("ix_task_finished", "finished_at", "status", "client", "state", "task"),
+        _when_set("ix_task_finished", "finished_at", "status", "client", "state", "task"),
         Index("ix_task_durations", "state", "task", "duration_seconds", "created_at", "client", "status"),
     )
 

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from harness.databases import REDIS_URL, create_database, drop_database
 from tasks.engine import Engine, get_engine
 from tasks.settings import Settings
+from tasks.store import Store
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -80,6 +81,17 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return Settings(data_dir=tmp_path, heartbeat_seconds=0.2, worker_dead_after_seconds=1)
     url = request.getfixturevalue("postgres_url")
     return Settings(data_dir=tmp_path, database_url=url, heartbeat_seconds=0.2, worker_dead_after_seconds=1)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """A started store of each kind, on its own: no engine, no bus."""
+    store = Store(settings.async_database_url, progress_flush_seconds=0.05)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.stop()
 
 
 @pytest.fixture

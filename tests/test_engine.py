@@ -6,9 +6,11 @@ import asyncio
 import os
 import socket
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from tasks.access import ANONYMOUS
 from tasks.bus import task_topic
@@ -415,6 +417,38 @@ async def test_an_artifact_the_database_refuses_fails_the_task_with_a_plain_erro
     assert (snap.status, snap.error) == ("Error", "artifact 'report.txt' could not be stored")
     events = await engine.durable_events(task_id)
     assert not [event for event in events if event.type == EventType.ARTIFACT]
+
+
+async def test_an_artifact_reported_lost_keeps_its_name_and_the_next_of_its_label_is_stored_anew(
+    engine: Engine,
+) -> None:
+    """A write the database committed while its answer was lost (an outage past the
+    store's retries) fails the call, yet its row is there: the task's next artifact
+    of that label must not be taken for it and silently keep the old bytes."""
+    spec, args = engine.parse_args("fast_tasks", "forever", None)
+    task_id = (await engine.start_task(spec, args)).task_id
+    live = engine.runner.live(task_id)
+    assert live is not None
+    store_artifact = engine.store.put_artifact
+    calls = 0
+
+    async def committed_then_lost(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await store_artifact(*args)
+        if calls == 1:
+            raise OperationalError("COMMIT", None, ConnectionResetError("the answer was lost"))
+
+    engine.store.put_artifact = committed_then_lost  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="could not be stored"):
+            await engine.runner.artifact(live, "report.txt", b"version one", "text/plain")
+        second = await engine.runner.artifact(live, "report.txt", b"version two", "text/plain")
+    finally:
+        engine.store.put_artifact = store_artifact  # type: ignore[method-assign]
+        await engine.cancel(task_id)
+    assert second["name"] == "report-2.txt"
+    assert await engine.artifact(task_id, "report-2.txt") == (b"version two", "text/plain")
 
 
 async def test_ids_names_and_filters_holding_a_nul_find_nothing_on_every_store(engine: Engine) -> None:

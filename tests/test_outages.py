@@ -67,6 +67,29 @@ async def test_a_database_outage_delays_writes_but_loses_none(
         await engine.stop()
 
 
+async def test_an_artifact_stored_during_a_database_outage_is_stored_once_it_returns(
+    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+) -> None:
+    url, proxy = proxied_postgres
+    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
+    await engine.start()
+    try:
+        spec, args = engine.parse_args("fast_tasks", "noop", None)
+        task_id = (await engine.start_task(spec, args)).task_id
+        assert (await engine.wait(task_id, 10)).status == "Completed"
+        proxy.cut()
+        stored = asyncio.create_task(engine.store.put_artifact(task_id, "report.txt", "report", "text/plain", b"kept"))
+        await asyncio.sleep(1.0)
+        assert not stored.done()  # waiting for the database, not failed
+        proxy.restore()
+        await asyncio.wait_for(stored, 10)
+        artifact = await engine.store.get_artifact(task_id, "report.txt")
+        assert artifact is not None and artifact.data == b"kept"
+    finally:
+        proxy.restore()
+        await engine.stop()
+
+
 async def test_pooled_connections_that_died_are_replaced_before_use_just_used_or_idle(
     proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
 ) -> None:

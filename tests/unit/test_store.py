@@ -7,31 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy.exc import IntegrityError
 
 from tasks.events import EventType, TaskEvent
 from tasks.ids import EventClock, new_task_id
-from tasks.settings import Settings
 from tasks.sqlite_writer import SqliteWriter
 from tasks.store import Store, _apply
 from tasks.tables import TaskRecord
 
 CLOCK = EventClock()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    store = Store(settings.async_database_url, progress_flush_seconds=0.05)
-    await store.start()
-    try:
-        yield store
-    finally:
-        await store.stop()
 
 
 def _row(task_id: str) -> dict[str, object]:
