@@ -40,7 +40,7 @@ class TaskRecord(SQLModel, table=True):
         # The charts' reads (tasks/queries.py) are index-only scans of these three:
         # a task row is wide (arguments, result, search text), an index entry is not.
         Index("ix_task_stats", "created_at", "status", "client", "state", "task"),
-        _when_set("ix_task_finished", "finished_at", "status", "client", "state", "task"),
+        Index("ix_task_finished", "finished_at", "status", "client", "state", "task"),
         Index("ix_task_durations", "state", "task", "duration_seconds", "created_at", "client", "status"),
     )
 

@@ -17,7 +17,6 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from tasks.ids import EventClock, new_task_id
-from tasks.queries import TaskQuery
 from tasks.store import Store
 
 CLOCK = EventClock()
@@ -90,9 +89,6 @@ async def test_reads_of_values_set_late_or_rarely_go_through_their_partial_index
     reads = {
         "ix_task_idempotency_key": lambda: store.find_idempotent("client:key"),
         "ix_task_purge_after": lambda: store.purgeable(now),
-        "ix_task_finished": lambda: store.task_stats(
-            TaskQuery(all_clients=True), now - timedelta(hours=1), now, "minute"
-        ),
     }
     for index, read in reads.items():
         plans = await _plans(store, read, index)
@@ -133,6 +129,7 @@ async def test_a_start_after_one_killed_midway_through_the_partial_index_migrati
     with contextlib.closing(sqlite3.connect(path)) as db:
         made = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_task_%'"))
         assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0008"
-    for name in ("ix_task_idempotency_key", "ix_task_purge_after", "ix_task_finished"):
+    for name in ("ix_task_idempotency_key", "ix_task_purge_after"):
         assert "WHERE" in made[name], made[name]
-    assert "WHERE" not in made["ix_task_durations"]
+    for name in ("ix_task_finished", "ix_task_durations"):
+        assert "WHERE" not in made[name], made[name]

@@ -1,9 +1,11 @@
-"""Three task indexes hold only the rows that have their value: an idempotency key
-(most starts have none), a purge time and an end (none until the task ends).
-Every read of these three asks for a value, so a NULL entry served none of them;
-without those entries a start writes three fewer index entries and an end
-rewrites three fewer. (`ix_task_durations` stays whole: besides the run-time
-charts, it covers a state's reads filtered by client or status.)
+"""Two task indexes hold only the rows that have their value: an idempotency key
+(most starts have none) and a purge time (none until the task ends). Their only
+reads ask for a value, so a NULL entry served none of them; without those
+entries a start writes two fewer index entries and an end rewrites one fewer.
+(The chart indexes stay whole: `ix_task_durations` also covers a state's reads
+filtered by client or status, and with `ix_task_finished` partial SQLite's
+planner walked it for a search of the finished chart instead of scanning the
+table, two to three times slower at 100,000 tasks.)
 
 The old index is dropped only if it is there: SQLite commits each DDL statement
 at once, so a start killed halfway through leaves some indexes done and the
@@ -28,7 +30,6 @@ depends_on = None
 PARTIAL = (
     ("ix_task_idempotency_key", ["idempotency_key"], True),
     ("ix_task_purge_after", ["purge_after"], False),
-    ("ix_task_finished", ["finished_at", "status", "client", "state", "task"], False),
 )
 
 
