@@ -65,6 +65,7 @@ class Results:
     engine_cpu_ms_per_task: float
     engine_to_request: float
     engine_to_request_range: tuple[float, float]
+    per_round: list[dict[str, float]]
     updates: int
     target_update_rate: float
     received_update_rate: float
@@ -334,6 +335,17 @@ async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace)
         engine_cpu_ms_per_task=round((by_cpu.cpu_per_task - 2 * by_cpu.cpu_per_request) * 1000, 3),
         engine_to_request=round(by_cpu.engine_to_request, 2),
         engine_to_request_range=_range(rounds, lambda r: r.engine_to_request, 2),
+        per_round=[
+            {
+                "tasks_first": i % 2 == 1,
+                "bare_rps": round(r.bare_rps, 1),
+                "tasks_per_s": round(r.tasks_per_s, 1),
+                "cpu_ms_per_request": round(r.cpu_per_request * 1000, 3),
+                "cpu_ms_per_task": round(r.cpu_per_task * 1000, 3),
+                "engine_to_request": round(r.engine_to_request, 2),
+            }
+            for i, r in enumerate(rounds)
+        ],
         updates=len(latencies),
         target_update_rate=args.rate,
         received_update_rate=round(received_rate, 1),
