@@ -35,6 +35,28 @@ async def proxied_postgres(postgres_url: str) -> AsyncIterator[tuple[str, TcpPro
 
 
 @pytest.fixture
+async def proxied_engine(
+    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+) -> AsyncIterator[tuple[Engine, TcpProxy]]:
+    """An engine on PostgreSQL through the proxy; the proxy is restored before it stops."""
+    url, proxy = proxied_postgres
+    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
+    await engine.start()
+    try:
+        yield engine, proxy
+    finally:
+        proxy.restore()
+        await engine.stop()
+
+
+async def _finished_task(engine: Engine) -> str:
+    spec, args = engine.parse_args("fast_tasks", "noop", None)
+    task_id = (await engine.start_task(spec, args)).task_id
+    assert (await engine.wait(task_id, 10)).status == "Completed"
+    return task_id
+
+
+@pytest.fixture
 def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     if not PrivateRedis.available():
         pytest.skip("redis-server is not installed")
@@ -45,79 +67,56 @@ def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
         redis.stop()
 
 
-async def test_a_database_outage_delays_writes_but_loses_none(
-    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
-) -> None:
-    url, proxy = proxied_postgres
-    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
-    await engine.start()
-    try:
-        spec, args = engine.parse_args("fast_tasks", "chatty", {"lines": 60, "interval": 0.02})
-        task_id = (await engine.start_task(spec, args)).task_id
-        await asyncio.sleep(0.3)
-        proxy.cut()  # the database goes away mid-task: connections drop, new ones are refused
-        await asyncio.sleep(1.5)
-        proxy.restore()
-        final = await engine.wait(task_id, 20)
-        assert final.status == "Completed"
-        logs = [e for e in await engine.store.events_after(task_id, 0) if e.type == "log"]
-        assert [e.message for e in logs] == [f"line {i}" for i in range(60)]
-    finally:
-        proxy.restore()
-        await engine.stop()
+async def test_a_database_outage_delays_writes_but_loses_none(proxied_engine: tuple[Engine, TcpProxy]) -> None:
+    engine, proxy = proxied_engine
+    spec, args = engine.parse_args("fast_tasks", "chatty", {"lines": 60, "interval": 0.02})
+    task_id = (await engine.start_task(spec, args)).task_id
+    await asyncio.sleep(0.3)
+    proxy.cut()  # the database goes away mid-task: connections drop, new ones are refused
+    await asyncio.sleep(1.5)
+    proxy.restore()
+    final = await engine.wait(task_id, 20)
+    assert final.status == "Completed"
+    logs = [e for e in await engine.store.events_after(task_id, 0) if e.type == "log"]
+    assert [e.message for e in logs] == [f"line {i}" for i in range(60)]
 
 
 async def test_an_artifact_stored_during_a_database_outage_is_stored_once_it_returns(
-    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+    proxied_engine: tuple[Engine, TcpProxy],
 ) -> None:
-    url, proxy = proxied_postgres
-    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
-    await engine.start()
-    try:
-        spec, args = engine.parse_args("fast_tasks", "noop", None)
-        task_id = (await engine.start_task(spec, args)).task_id
-        assert (await engine.wait(task_id, 10)).status == "Completed"
-        proxy.cut()
-        stored = asyncio.create_task(engine.store.put_artifact(task_id, "report.txt", "report", "text/plain", b"kept"))
-        await asyncio.sleep(1.0)
-        assert not stored.done()  # waiting for the database, not failed
-        proxy.restore()
-        await asyncio.wait_for(stored, 10)
-        artifact = await engine.store.get_artifact(task_id, "report.txt")
-        assert artifact is not None and artifact.data == b"kept"
-    finally:
-        proxy.restore()
-        await engine.stop()
+    engine, proxy = proxied_engine
+    task_id = await _finished_task(engine)
+    proxy.cut()
+    stored = asyncio.create_task(engine.store.put_artifact(task_id, "report.txt", "report", "text/plain", b"kept"))
+    await asyncio.sleep(1.0)
+    assert not stored.done()  # waiting for the database, not failed
+    proxy.restore()
+    await asyncio.wait_for(stored, 10)
+    artifact = await engine.store.get_artifact(task_id, "report.txt")
+    assert artifact is not None and artifact.data == b"kept"
 
 
 async def test_pooled_connections_that_died_are_replaced_before_use_just_used_or_idle(
-    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+    proxied_engine: tuple[Engine, TcpProxy],
 ) -> None:
     """The pool no longer pings at every checkout: a connection the driver saw close
     is replaced at once, and one idle for a while, which may have died unseen (its
     peer gone, its socket still open), is pinged and replaced."""
-    url, proxy = proxied_postgres
-    engine = Engine(Settings(data_dir=tmp_path, database_url=url), registry=get_engine().registry)
-    await engine.start()
-    try:
-        spec, args = engine.parse_args("fast_tasks", "noop", None)
-        task_id = (await engine.start_task(spec, args)).task_id
-        assert (await engine.wait(task_id, 10)).status == "Completed"
-        seen, unseen = (proxy.cut, 0.05), (proxy.drop_upstream, IDLE_PING_SECONDS + 0.2)
-        for drop, pause in (seen, unseen):  # the driver sees a close once the loop has run
-            await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
-            drop()  # every pooled connection is dropped; the database stays up
-            proxy.restore()
-            await asyncio.sleep(pause)
-            await engine.store.ping()
-            await engine.store.put_artifact(task_id, f"after-{drop.__name__}", "notes", "text/plain", b"kept")
-            assert (await engine.auth.create("acme")).token
-            assert await engine.admins.users() == []
-            for _ in range(4):
-                record = await engine.store.get_task(task_id)
-                assert record is not None and record.status == "Completed"
-    finally:
-        await engine.stop()
+    engine, proxy = proxied_engine
+    task_id = await _finished_task(engine)
+    seen, unseen = (proxy.cut, 0.05), (proxy.drop_upstream, IDLE_PING_SECONDS + 0.2)
+    for drop, pause in (seen, unseen):  # the driver sees a close once the loop has run
+        await asyncio.gather(*(engine.store.get_task(task_id) for _ in range(4)))  # several pooled connections
+        drop()  # every pooled connection is dropped; the database stays up
+        proxy.restore()
+        await asyncio.sleep(pause)
+        await engine.store.ping()
+        await engine.store.put_artifact(task_id, f"after-{drop.__name__}", "notes", "text/plain", b"kept")
+        assert (await engine.auth.create("acme")).token
+        assert await engine.admins.users() == []
+        for _ in range(4):
+            record = await engine.store.get_task(task_id)
+            assert record is not None and record.status == "Completed"
 
 
 async def test_redis_away_is_a_clear_503_and_streams_resync_when_it_returns(
