@@ -65,7 +65,7 @@ class Results:
     engine_cpu_ms_per_task: float
     engine_to_request: float
     engine_to_request_range: tuple[float, float]
-    per_round: list[dict[str, float]]
+    per_round: list[dict[str, float | bool]]
     updates: int
     target_update_rate: float
     received_update_rate: float
@@ -246,9 +246,10 @@ class CpuMeter:
 
 @dataclass(frozen=True)
 class Round:
-    """(c) then (a), back to back: their ratios are taken within a round, so a
+    """(c) and (a), back to back: their ratios are taken within a round, so a
     slow spell of the machine weighs on both sides of them alike."""
 
+    tasks_first: bool
     bare_rps: float
     cpu_per_request: float
     start_rps: float
@@ -288,7 +289,7 @@ async def measure_round(
         start_rps, tasks_per_s, cpu_per_task = await tasks()
     if cpu_per_request <= 0:
         raise SystemExit("the bare requests used under one clock tick of server CPU: raise --requests")
-    return Round(bare_rps, cpu_per_request, start_rps, tasks_per_s, cpu_per_task)
+    return Round(tasks_first, bare_rps, cpu_per_request, start_rps, tasks_per_s, cpu_per_task)
 
 
 def _median_round(rounds: list[Round], key: Callable[[Round], float]) -> Round:
@@ -337,14 +338,14 @@ async def measure(topology: str, a: Server, b: Server, args: argparse.Namespace)
         engine_to_request_range=_range(rounds, lambda r: r.engine_to_request, 2),
         per_round=[
             {
-                "tasks_first": i % 2 == 1,
+                "tasks_first": r.tasks_first,
                 "bare_rps": round(r.bare_rps, 1),
                 "tasks_per_s": round(r.tasks_per_s, 1),
                 "cpu_ms_per_request": round(r.cpu_per_request * 1000, 3),
                 "cpu_ms_per_task": round(r.cpu_per_task * 1000, 3),
                 "engine_to_request": round(r.engine_to_request, 2),
             }
-            for i, r in enumerate(rounds)
+            for r in rounds
         ],
         updates=len(latencies),
         target_update_rate=args.rate,

@@ -46,8 +46,8 @@ class Positional:
             process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 processed.append((position, process, process(None)))
-        keys = compiled.positiontup
-        values = operator.itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        order = compiled.positiontup
+        values = operator.itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
         return cls(sql=compiled.string, values=values, processed=tuple(processed))
 
     def parameters(self, row: dict[str, Any]) -> list[Any]:

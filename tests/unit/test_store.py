@@ -16,25 +16,9 @@ from tasks.events import EventType, TaskEvent
 from tasks.ids import EventClock, new_task_id
 from tasks.sqlite_writer import SqliteWriter
 from tasks.store import Store, _apply
-from tasks.tables import TaskRecord
+from tests.support.rows import task_row
 
 CLOCK = EventClock()
-
-
-def _row(task_id: str) -> dict[str, object]:
-    now = datetime.now(UTC)
-    record = TaskRecord(
-        id=task_id,
-        state="jobs",
-        task="work",
-        status="Pending",
-        progress=0.0,
-        last_event_id=CLOCK.next(),
-        created_at=now,
-        updated_at=now,
-        attempt=1,
-    )
-    return record.model_dump()
 
 
 def _log(task_id: str, message: str) -> TaskEvent:
@@ -43,19 +27,19 @@ def _log(task_id: str, message: str) -> TaskEvent:
 
 async def test_writes_queued_together_all_commit(store: Store) -> None:
     ids = [new_task_id() for _ in range(20)]
-    await asyncio.gather(*(store.insert_task(_row(task_id)) for task_id in ids))
+    await asyncio.gather(*(store.insert_task(task_row(task_id)) for task_id in ids))
     assert all([await store.get_task(task_id) for task_id in ids])
 
 
 async def test_one_bad_write_fails_alone_and_its_batch_neighbours_commit(store: Store) -> None:
     existing = new_task_id()
-    await store.insert_task(_row(existing))
+    await store.insert_task(task_row(existing))
     before, after = new_task_id(), new_task_id()
     # Queued in one loop turn, so the writer takes them as one batch.
-    good_first = store.insert_task(_row(before))
-    duplicate = store.insert_task(_row(existing))
+    good_first = store.insert_task(task_row(before))
+    duplicate = store.insert_task(task_row(existing))
     good_log = store.append_events([_log(existing, "still written")])
-    good_last = store.insert_task(_row(after))
+    good_last = store.insert_task(task_row(after))
     results = await asyncio.gather(good_first, duplicate, good_log, good_last, return_exceptions=True)
     assert results[0] is None and results[2] is None and results[3] is None
     assert isinstance(results[1], IntegrityError)
@@ -65,7 +49,7 @@ async def test_one_bad_write_fails_alone_and_its_batch_neighbours_commit(store: 
 
 async def test_progress_ticks_coalesce_into_one_write_of_the_row_as_it_is_at_flush_time(store: Store) -> None:
     task_id = new_task_id()
-    await store.insert_task(_row(task_id))
+    await store.insert_task(task_row(task_id))
     reads: list[float] = []
     current = {"progress": 0.0}
 
@@ -89,7 +73,7 @@ async def test_progress_ticks_coalesce_into_one_write_of_the_row_as_it_is_at_flu
 
 async def test_a_durable_update_supersedes_a_pending_tick(store: Store) -> None:
     task_id = new_task_id()
-    await store.insert_task(_row(task_id))
+    await store.insert_task(task_row(task_id))
     store.set_progress(task_id, lambda: {"progress": 0.5, "status": "Processing"})
     await store.update_task(task_id, {"progress": 1.0, "status": "Completed", "message": "durable"})
     await asyncio.sleep(0.1)  # past the flush window: nothing pending is written over it
@@ -104,8 +88,8 @@ def test_the_sqlite_writer_stores_exactly_what_sqlalchemy_would(tmp_path: Path) 
     at = datetime(2026, 11, 30, 5, 6, 7, 0, tzinfo=UTC)  # whole seconds: still six digits of microseconds
     later = datetime(2026, 11, 30, 5, 6, 8, 123456, tzinfo=UTC)
     rows = [
-        {**_row("a"), "args": {"name": "Zoë", "n": [1, 2.5, None]}, "created_at": at, "updated_at": later},
-        {**_row("b"), "args": None, "progress": 3, "client": "acme"},
+        {**task_row("a"), "args": {"name": "Zoë", "n": [1, 2.5, None]}, "created_at": at, "updated_at": later},
+        {**task_row("b"), "args": None, "progress": 3, "client": "acme"},
     ]
     finished = {
         "status": "Completed",

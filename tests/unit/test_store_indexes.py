@@ -16,26 +16,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from tasks.ids import EventClock, new_task_id
+from tasks.ids import new_task_id
 from tasks.store import Store
-
-CLOCK = EventClock()
-
-
-def _task(task_id: str, **values: Any) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    row: dict[str, Any] = {
-        "id": task_id,
-        "state": "jobs",
-        "task": "work",
-        "status": "Pending",
-        "progress": 0.0,
-        "last_event_id": CLOCK.next(),
-        "created_at": now,
-        "updated_at": now,
-        "attempt": 1,
-    }
-    return {**row, **values}
+from tests.support.rows import task_row
 
 
 async def _plans(store: Store, read: Any, index: str) -> list[str]:
@@ -80,10 +63,10 @@ async def test_reads_of_values_set_late_or_rarely_go_through_their_partial_index
     now = datetime.now(UTC)
     ended = now - timedelta(minutes=1)
     finished = {"status": "Completed", "started_at": ended, "finished_at": now, "duration_seconds": 60.0}
-    await store.insert_task(_task(new_task_id(), idempotency_key="client:key"))
+    await store.insert_task(task_row(new_task_id(), idempotency_key="client:key"))
     for _ in range(3):
         task_id = new_task_id()
-        await store.insert_task(_task(task_id))
+        await store.insert_task(task_row(task_id))
         await store.update_task(task_id, {**finished, "purge_after": now - timedelta(seconds=1)})
 
     reads = {
@@ -100,10 +83,10 @@ async def test_reads_of_values_set_late_or_rarely_go_through_their_partial_index
 
 async def test_an_idempotency_key_is_still_unique_and_tasks_without_one_are_not_limited(store: Store) -> None:
     for _ in range(3):
-        await store.insert_task(_task(new_task_id()))  # no key: never a conflict
-    await store.insert_task(_task(new_task_id(), idempotency_key="client:once"))
+        await store.insert_task(task_row(new_task_id()))  # no key: never a conflict
+    await store.insert_task(task_row(new_task_id(), idempotency_key="client:once"))
     with pytest.raises(IntegrityError):
-        await store.insert_task(_task(new_task_id(), idempotency_key="client:once"))
+        await store.insert_task(task_row(new_task_id(), idempotency_key="client:once"))
 
 
 async def test_a_start_after_one_killed_midway_through_the_partial_index_migration_finishes_it(
