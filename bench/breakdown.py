@@ -8,7 +8,11 @@ Rows, CPU time (`time.process_time`: every thread, the SQLite writer's included)
   a bare request, GET /health;
   a result read of a finished task (routing, parameters, a cached snapshot);
   the engine alone per no-op task: submit, run, end, wait (no HTTP);
-  a whole task over HTTP: start, run, result read with ?wait= (C=32, as bench.run).
+  a whole task over HTTP: start, run, result read with ?wait= (C=32, as bench.run);
+  the store alone: the engine run's own writes (each task's insert, then its end's
+  update and terminal event) replayed through a fresh Store into a fresh database,
+  each commit holding BATCH starts and the ends of the BATCH before, with no task
+  and no HTTP: the floor that durability sets under the engine's share.
 Granian's own share of a request (its Rust threads, the socket) is not in these:
 bench.run measures the real server. Prints a table and JSON
 (bench/results/breakdown.json)."""
@@ -17,20 +21,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import uvloop
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from bench.output import publish
 from harness.server import ROOT
+from tasks.events import TaskEvent
+from tasks.settings import Settings
+from tasks.sqlite_writer import Positional
+from tasks.store import Store, batch_statements, event_row
 
 CONCURRENCY = 32
+BATCH = 12  # starts (then ends) per commit: about what group commit gathers at C=32
 START = "/api/bench_tasks/task/start/noop"
 
 
@@ -41,9 +54,14 @@ class Breakdown:
     result_read_us: float
     engine_task_us: float
     engine_main_thread_us: float
+    store_alone_us: float
+    store_alone_main_thread_us: float
+    driver_alone_us: float
     http_task_us: float
     http_task_main_thread_us: float
     engine_to_bare: float
+    store_alone_to_bare: float
+    driver_alone_to_bare: float
     http_task_to_bare: float
 
 
@@ -103,6 +121,110 @@ class Asgi:
         return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
+@dataclass
+class TaskWrites:
+    """One task's durable writes, as the runner handed them to the store."""
+
+    insert: dict[str, Any]
+    end: tuple[str, dict[str, Any], Sequence[TaskEvent]] | None = None
+
+
+class WriteRecorder:
+    """Keeps the start and end writes a store is given, and passes them on."""
+
+    def __init__(self, store: Store) -> None:
+        self.tasks: dict[str, TaskWrites] = {}
+        self.recording = False
+        insert_task, update_task = store.insert_task, store.update_task
+
+        def recorded_insert(values: dict[str, Any]) -> asyncio.Future[None]:
+            if self.recording:
+                self.tasks[values["id"]] = TaskWrites(values)
+            return insert_task(values)
+
+        def recorded_update(
+            task_id: str, values: dict[str, Any], events: Sequence[TaskEvent] = ()
+        ) -> asyncio.Future[None]:
+            if (writes := self.tasks.get(task_id)) is not None and events:
+                writes.end = (task_id, values, events)
+            return update_task(task_id, values, events)
+
+        store.insert_task = recorded_insert  # type: ignore[method-assign]
+        store.update_task = recorded_update  # type: ignore[method-assign]
+
+
+def commits(recorded: list[TaskWrites]) -> list[tuple[list[TaskWrites], list[TaskWrites]]]:
+    """The ended tasks' writes as commits under load: each holds BATCH starts and
+    the ends of the BATCH before."""
+    ended = [w for w in recorded if w.end is not None]
+    batches = [ended[first : first + BATCH] for first in range(0, len(ended), BATCH)]
+    return list(zip([*batches, []], [[], *batches], strict=True))
+
+
+async def store_alone(recorded: list[TaskWrites], url: str) -> tuple[float, float]:
+    """(process CPU µs, event-loop thread CPU µs) per task of `recorded`'s writes
+    through a fresh Store."""
+    store = Store(url, sqlite_synchronous=Settings().sqlite_synchronous)
+    await store.start()
+    try:
+        started, thread = time.process_time(), time.thread_time()
+        for starting, ending in commits(recorded):
+            await asyncio.gather(
+                *(store.insert_task(w.insert) for w in starting),
+                *(store.update_task(*w.end) for w in ending if w.end is not None),
+            )
+        tasks = sum(len(starting) for starting, _ in commits(recorded))
+        return (time.process_time() - started) / tasks * 1e6, (time.thread_time() - thread) / tasks * 1e6
+    finally:
+        await store.stop()
+        _check_all_ended(url, recorded)
+
+
+async def driver_alone(recorded: list[TaskWrites], url: str) -> float:
+    """CPU µs per task of the same commits' statements through the bare sqlite3
+    driver, their values bound beforehand: SQLite's own work, none of ours."""
+    store = Store(url)
+    await store.start()  # a migrated, empty database
+    await store.stop()
+    dialect = create_engine("sqlite://").dialect
+    prepared: list[list[tuple[str, list[list[Any]]]]] = []
+    for starting, ending in commits(recorded):
+        ends = [w.end for w in ending if w.end is not None]
+        calls = batch_statements(
+            [w.insert for w in starting],
+            [(task_id, values) for task_id, values, _ in ends],
+            [event_row(event) for _, _, events in ends for event in events],
+        )
+        commit = []
+        for statement, rows in calls:
+            positional = Positional.compiled(statement, tuple(rows[0]), dialect)
+            commit.append((positional.sql, [positional.parameters(row) for row in rows]))
+        prepared.append(commit)
+    conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={Settings().sqlite_synchronous}")
+        started = time.process_time()
+        for commit in prepared:
+            conn.execute("BEGIN")
+            for sql, parameters in commit:
+                conn.executemany(sql, parameters)
+            conn.execute("COMMIT")
+        return (time.process_time() - started) / sum(len(starting) for starting, _ in commits(recorded)) * 1e6
+    finally:
+        conn.close()
+        _check_all_ended(url, recorded)
+
+
+def _check_all_ended(url: str, recorded: list[TaskWrites]) -> None:
+    """A replay that did not end every task it started measured something else."""
+    with contextlib.closing(sqlite3.connect(make_url(url).database or "")) as db:
+        ended = db.execute("SELECT count(*) FROM task WHERE finished_at IS NOT NULL").fetchone()[0]
+    expected = sum(1 for w in recorded if w.end is not None)
+    if ended != expected:
+        raise RuntimeError(f"the replay into {url} ended {ended} tasks of {expected}")
+
+
 def cpu_per_call(n: int) -> Callable[[Callable[[], Awaitable[None]]], Awaitable[tuple[float, float]]]:
     """(process CPU µs, main-thread CPU µs) per call of `job`, run at CONCURRENCY."""
 
@@ -120,12 +242,13 @@ def cpu_per_call(n: int) -> Callable[[Callable[[], Awaitable[None]]], Awaitable[
     return measure
 
 
-async def breakdown(app: Any, tasks: int) -> Breakdown:
+async def breakdown(app: Any, tasks: int, data_dir: str) -> Breakdown:
     from tasks.engine import get_engine
 
     asgi = Asgi(app)
     shutdown = await asgi.lifespan()
     engine = get_engine()
+    writes = WriteRecorder(engine.store)
     noop = engine.registry.get("bench_tasks", "noop")
     measure = cpu_per_call(tasks)
 
@@ -157,19 +280,29 @@ async def breakdown(app: Any, tasks: int) -> Breakdown:
             await cpu_per_call(200)(job)
         bare_us, _ = await measure(bare)
         result_us, _ = await measure(result_read)
+        writes.recording = True
         engine_us, engine_main_us = await measure(engine_task)
+        writes.recording = False
         http_us, http_main_us = await measure(http_task)
     finally:
         await shutdown()
+    recorded = list(writes.tasks.values())
+    store_us, store_main_us = await store_alone(recorded, f"sqlite+aiosqlite:///{data_dir}/store-alone.db")
+    driver_us = await driver_alone(recorded, f"sqlite+aiosqlite:///{data_dir}/driver-alone.db")
     return Breakdown(
         tasks=tasks,
         bare_request_us=round(bare_us, 1),
         result_read_us=round(result_us, 1),
         engine_task_us=round(engine_us, 1),
         engine_main_thread_us=round(engine_main_us, 1),
+        store_alone_us=round(store_us, 1),
+        store_alone_main_thread_us=round(store_main_us, 1),
+        driver_alone_us=round(driver_us, 1),
         http_task_us=round(http_us, 1),
         http_task_main_thread_us=round(http_main_us, 1),
         engine_to_bare=round(engine_us / bare_us, 2),
+        store_alone_to_bare=round(store_us / bare_us, 2),
+        driver_alone_to_bare=round(driver_us / bare_us, 2),
         http_task_to_bare=round(http_us / bare_us, 2),
     )
 
@@ -178,6 +311,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=6000)
     args = parser.parse_args()
+    if args.tasks < 1:
+        parser.error("--tasks must be at least 1")
     with tempfile.TemporaryDirectory() as data_dir:
         os.environ.update(
             SPYGLASS_STATE_MODULES="bench.bench_tasks", SPYGLASS_DATA_DIR=data_dir, __REFLEX_SKIP_COMPILE="true"
@@ -186,15 +321,20 @@ def main() -> None:
         from reflex.utils import prerequisites
 
         app = prerequisites.get_and_validate_app().app()
-        result = uvloop.run(breakdown(app, args.tasks))  # the loop the server's workers run on
+        result = uvloop.run(breakdown(app, args.tasks, data_dir))  # the loop the server's workers run on
     rows = [
         ("bare request, GET /health", f"{result.bare_request_us:.1f} µs"),
         ("result read of a finished task", f"{result.result_read_us:.1f} µs"),
         ("engine alone, per no-op task (no HTTP)", f"{result.engine_task_us:.1f} µs"),
         ("    of which its event-loop thread", f"{result.engine_main_thread_us:.1f} µs"),
+        (f"the store alone, its writes ({BATCH}+{BATCH} a commit)", f"{result.store_alone_us:.1f} µs"),
+        ("    of which the event-loop thread", f"{result.store_alone_main_thread_us:.1f} µs"),
+        ("    its statements alone, bare sqlite3 driver", f"{result.driver_alone_us:.1f} µs"),
         ("whole task over HTTP (start, run, result)", f"{result.http_task_us:.1f} µs"),
         ("    of which the event-loop thread", f"{result.http_task_main_thread_us:.1f} µs"),
         ("engine alone / bare request", f"{result.engine_to_bare:.2f}x"),
+        ("store alone / bare request", f"{result.store_alone_to_bare:.2f}x"),
+        ("its statements alone / bare request", f"{result.driver_alone_to_bare:.2f}x"),
         ("whole task / bare request", f"{result.http_task_to_bare:.2f}x"),
     ]
     width = max(len(label) for label, _ in rows)

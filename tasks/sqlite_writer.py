@@ -17,12 +17,35 @@ import operator
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert, Update
+
+
+def _datetime_text(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's DATETIME processor with its default format, for a datetime: the
+    same text from one tuple format instead of a dict of seven keys, at a third of
+    the cost (seven times per task). Anything else goes to SQLAlchemy's own."""
+    text = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+    def process(at: Any) -> Any:
+        if type(at) is datetime:
+            return text % (at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond)
+        return fallback(at)
+
+    return process
+
+
+def _bind_processor(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    process: Callable[[Any], Any] | None = impl.bind_processor(dialect)
+    if process is not None and type(impl) is DATETIME and impl._storage_format == DATETIME._storage_format:
+        return _datetime_text(process)
+    return process
 
 
 @dataclass(frozen=True)
@@ -43,7 +66,7 @@ class Positional:
             raise ValueError(f"{dialect.name} does not bind parameters by position")
         processed = []
         for position, key in enumerate(compiled.positiontup):
-            process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+            process = _bind_processor(compiled.binds[key].type.dialect_impl(dialect), dialect)
             if process is not None:
                 processed.append((position, process, process(None)))
         order = compiled.positiontup

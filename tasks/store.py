@@ -75,7 +75,8 @@ def _resolve(waiter: asyncio.Future[None], error: Exception | None = None) -> No
         waiter.set_exception(error)
 
 
-def _event_row(event_: TaskEvent) -> dict[str, Any]:
+def event_row(event_: TaskEvent) -> dict[str, Any]:
+    """An event as its task_event row."""
     return {
         "task_id": event_.task_id,
         "id": event_.id,
@@ -158,6 +159,23 @@ def _execute_many(conn: Connection, statement: Insert | Update, rows: list[dict[
     conn.execute(statement, rows)
 
 
+def batch_statements(
+    inserts: list[dict[str, Any]], updates: list[tuple[str, dict[str, Any]]], events: list[dict[str, Any]]
+) -> list[tuple[Insert | Update, list[dict[str, Any]]]]:
+    """A batch's inserts, updates and events as executemany calls, in order: one
+    per statement shape."""
+    calls: list[tuple[Insert | Update, list[dict[str, Any]]]] = []
+    if inserts:
+        calls.append((INSERT_TASK, inserts))
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for task_id, values in updates:
+        by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
+    calls.extend((_update_task(shape), rows) for shape, rows in by_shape.items())
+    if events:
+        calls.append((INSERT_EVENT, events))
+    return calls
+
+
 def _apply(
     conn: Connection,
     inserts: list[dict[str, Any]],
@@ -167,15 +185,8 @@ def _apply(
     execute_many: ExecuteMany = _execute_many,
 ) -> None:
     """A batch's statements, in order, on a connection inside its transaction."""
-    if inserts:
-        execute_many(conn, INSERT_TASK, inserts)
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for task_id, values in updates:
-        by_shape.setdefault(tuple(values), []).append({"_task_id": task_id, **values})
-    for shape, rows in by_shape.items():
-        execute_many(conn, _update_task(shape), rows)
-    if events:
-        execute_many(conn, INSERT_EVENT, events)
+    for statement, rows in batch_statements(inserts, updates, events):
+        execute_many(conn, statement, rows)
     if deletes:
         conn.execute(delete(EVENT).where(EVENT.c.task_id.in_(deletes)))
         conn.execute(delete(ARTIFACT).where(ARTIFACT.c.task_id.in_(deletes)))
@@ -316,7 +327,7 @@ class Store:
         """Resolves once committed. It supersedes the task's pending tick, unread:
         `values` carries every column a tick writes (the runner's row state)."""
         self._progress.pop(task_id, None)
-        return self._enqueue(updates=[(task_id, values)], events=[_event_row(e) for e in events])
+        return self._enqueue(updates=[(task_id, values)], events=[event_row(e) for e in events])
 
     def delete_tasks(self, task_ids: Sequence[str]) -> asyncio.Future[None]:
         """Removes rows and their events, after every write queued before it."""
@@ -326,7 +337,7 @@ class Store:
 
     def append_events(self, events: Sequence[TaskEvent]) -> asyncio.Future[None]:
         """Resolves once committed; the writer is FIFO, so later writes land after these."""
-        return self._enqueue(events=[_event_row(e) for e in events])
+        return self._enqueue(events=[event_row(e) for e in events])
 
     async def _write_loop(self) -> None:
         while True:
@@ -655,5 +666,5 @@ class Store:
             if result.rowcount == 0:
                 return False
             if events:
-                await conn.execute(insert(EVENT), [_event_row(e) for e in events])
+                await conn.execute(insert(EVENT), [event_row(e) for e in events])
         return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -87,9 +87,12 @@ def test_the_sqlite_writer_stores_exactly_what_sqlalchemy_would(tmp_path: Path) 
     must come out of the file as SQLAlchemy's own executemany writes it."""
     at = datetime(2026, 11, 30, 5, 6, 7, 0, tzinfo=UTC)  # whole seconds: still six digits of microseconds
     later = datetime(2026, 11, 30, 5, 6, 8, 123456, tzinfo=UTC)
+    naive_early = datetime(999, 1, 2, 3, 4, 5, 6)  # a three-digit year, no time zone
+    elsewhere = datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
     rows = [
         {**task_row("a"), "args": {"name": "Zoë", "n": [1, 2.5, None]}, "created_at": at, "updated_at": later},
-        {**task_row("b"), "args": None, "progress": 3, "client": "acme"},
+        {**task_row("b"), "args": None, "progress": 3, "client": "acme", "created_at": naive_early},
+        {**task_row("c"), "created_at": elsewhere, "cancel_requested_at": date(2026, 2, 3)},
     ]
     finished = {
         "status": "Completed",
@@ -123,7 +126,7 @@ def test_the_sqlite_writer_stores_exactly_what_sqlalchemy_would(tmp_path: Path) 
                     db.execute("SELECT * FROM task_event ORDER BY id").fetchall(),
                 )
             )
-    assert len(stored[0][0]) == 2 and len(stored[0][1]) == 2
+    assert len(stored[0][0]) == 3 and len(stored[0][1]) == 2
     assert stored[1] == stored[0]
 
 
