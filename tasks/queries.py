@@ -15,6 +15,7 @@ from sqlalchemy import Table, and_, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from tasks.errors import InvalidRequest
+from tasks.rows import searchable_json
 from tasks.status import TaskStatus
 from tasks.text import clean_text
 
@@ -83,11 +84,22 @@ def conditions(table: Table, query: TaskQuery, dialect: str, time_index: bool = 
         where.append(c.status.in_(query.statuses))
     where += time_range(table, "created_at", query, dialect, time_index)
     if query.search:
-        # One LIKE on one precomputed lowercase column (see search_text): a search
+        # LIKE on one precomputed lowercase column (see search_text): a search
         # scans every row in range, so the cost per row is what matters.
-        needle = query.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(c.search_text.like(f"%{needle}%", escape="\\"))
+        where.append(or_(*(c.search_text.like(f"%{like_escaped(n)}%", escape="\\") for n in needles(query.search))))
     return where
+
+
+def needles(search: str) -> list[str]:
+    """What a search looks for: its lowercased text, and the same as the arguments'
+    and result's JSON holds it when that differs (a quote, a backslash, a tab)."""
+    text = search.lower()
+    as_json = searchable_json(text)[1:-1]
+    return [text] if as_json == text else [text, as_json]
+
+
+def like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def time_range(

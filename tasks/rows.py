@@ -11,6 +11,7 @@ from typing import Any
 
 from tasks.status import TaskStatus
 from tasks.tables import TaskRecord
+from tasks.text import clean_text
 
 MUTABLE_COLUMNS = (
     "status",
@@ -81,11 +82,17 @@ COLUMNS = tuple(field.name for field in fields(PlainRecord))
 TaskRow = TaskRecord | PlainRecord
 
 
+def searchable_json(value: Any) -> str:
+    """JSON as the search looks in it: text outside ASCII as itself, not as `\\u`
+    escapes, which neither a search for it nor lowercasing could match."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def search_text(record: TaskRow, args_json: str) -> str:
     """What the dashboard's search looks in, lowercased once when written."""
-    result = "" if record.result is None else json.dumps(record.result, separators=(",", ":"))
+    result = "" if record.result is None else searchable_json(record.result)
     parts = (record.id, args_json, record.message or "", result[:MAX_SEARCH_TEXT], record.error or "")
-    return "\n".join(parts).lower()[: MAX_SEARCH_TEXT * 2]
+    return clean_text("\n".join(parts).lower()[: MAX_SEARCH_TEXT * 2])
 
 
 def row_state(record: TaskRow, args_json: str) -> dict[str, Any]:

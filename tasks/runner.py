@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,7 @@ from tasks.registry import TaskSpec
 from tasks.results import ResultNotSerializable, json_result
 from tasks.retention import purge_after
 from tasks.retries import RETRYABLE_CODE, retry_delay, should_retry
-from tasks.rows import PlainRecord, row_state, search_text
+from tasks.rows import PlainRecord, row_state, search_text, searchable_json
 from tasks.settings import Settings
 from tasks.status import LogLevel, TaskStatus
 from tasks.store import Store
@@ -168,7 +167,7 @@ class Runner:
             updated_at=now,
             retry_of=retry_of,
         )
-        args_json = json.dumps(record.args, separators=(",", ":")) if record.args is not None else ""
+        args_json = searchable_json(record.args) if record.args is not None else ""
         where = topics(record)
         live = LiveTask(
             record=record,

@@ -231,3 +231,14 @@ def test_stats_count_per_status_and_time_with_empty_buckets(client: TestClient, 
     ).json()
     assert recent["bucket"] == "minute" and recent["total"] == 0 and len(recent["throughput"]) == 60
     assert client.get("/api/tasks/stats").status_code == 401
+
+
+def test_the_search_finds_text_outside_ascii_and_quoted_text_as_it_was_given(client: TestClient, mint: Mint) -> None:
+    from tests.test_admin import make_admin
+
+    admin = {"Authorization": f"Bearer {make_admin(client)}"}
+    accented = start(client, "example_task2", "task2_with_args", {"name": 'Zoë says "héllo" 東京', "age": 3})["task_id"]
+    start(client, "example_task2", "task2_with_args", {"name": "plain", "age": 4})
+    for needle in ("ZOË", '"héllo"', "東京"):
+        found = client.get("/api/tasks", params={"search": needle}, headers=admin).json()["data"]
+        assert [t["task_id"] for t in found] == [accented], needle
