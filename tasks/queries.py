@@ -92,10 +92,14 @@ def conditions(table: Table, query: TaskQuery, dialect: str, time_index: bool = 
 
 def needles(search: str) -> list[str]:
     """What a search looks for: its lowercased text, and the same as the arguments'
-    and result's JSON holds it when that differs (a quote, a backslash, a tab)."""
+    and result's JSON holds it when that differs (a quote, a backslash). Not for
+    a control character: JSON writes a tab as a backslash and a "t", which a
+    backslash written as two would also match."""
     text = search.lower()
     as_json = searchable_json(text)[1:-1]
-    return [text] if as_json == text else [text, as_json]
+    if as_json == text or any(ord(character) < 0x20 for character in text):
+        return [text]
+    return [text, as_json]
 
 
 def like_escaped(text: str) -> str:
