@@ -164,20 +164,21 @@ def commits(recorded: list[TaskWrites]) -> list[tuple[list[TaskWrites], list[Tas
 async def store_alone(recorded: list[TaskWrites], url: str) -> tuple[float, float]:
     """(process CPU µs, event-loop thread CPU µs) per task of `recorded`'s writes
     through a fresh Store."""
+    planned = commits(recorded)
+    tasks = sum(len(starting) for starting, _ in planned)
     store = Store(url, sqlite_synchronous=Settings().sqlite_synchronous)
     await store.start()
     try:
         started, thread = time.process_time(), time.thread_time()
-        for starting, ending in commits(recorded):
+        for starting, ending in planned:
             await asyncio.gather(
                 *(store.insert_task(w.insert) for w in starting),
                 *(store.update_task(*w.end) for w in ending if w.end is not None),
             )
-        tasks = sum(len(starting) for starting, _ in commits(recorded))
         return (time.process_time() - started) / tasks * 1e6, (time.thread_time() - thread) / tasks * 1e6
     finally:
         await store.stop()
-        _check_all_ended(url, recorded)
+        _check_all_ended(url, tasks)
 
 
 async def driver_alone(recorded: list[TaskWrites], url: str) -> float:
@@ -187,8 +188,10 @@ async def driver_alone(recorded: list[TaskWrites], url: str) -> float:
     await store.start()  # a migrated, empty database
     await store.stop()
     dialect = create_engine("sqlite://").dialect
+    planned = commits(recorded)
+    tasks = sum(len(starting) for starting, _ in planned)
     prepared: list[list[tuple[str, list[list[Any]]]]] = []
-    for starting, ending in commits(recorded):
+    for starting, ending in planned:
         ends = [w.end for w in ending if w.end is not None]
         calls = batch_statements(
             [w.insert for w in starting],
@@ -210,17 +213,16 @@ async def driver_alone(recorded: list[TaskWrites], url: str) -> float:
             for sql, parameters in commit:
                 conn.executemany(sql, parameters)
             conn.execute("COMMIT")
-        return (time.process_time() - started) / sum(len(starting) for starting, _ in commits(recorded)) * 1e6
+        return (time.process_time() - started) / tasks * 1e6
     finally:
         conn.close()
-        _check_all_ended(url, recorded)
+        _check_all_ended(url, tasks)
 
 
-def _check_all_ended(url: str, recorded: list[TaskWrites]) -> None:
+def _check_all_ended(url: str, expected: int) -> None:
     """A replay that did not end every task it started measured something else."""
     with contextlib.closing(sqlite3.connect(make_url(url).database or "")) as db:
         ended = db.execute("SELECT count(*) FROM task WHERE finished_at IS NOT NULL").fetchone()[0]
-    expected = sum(1 for w in recorded if w.end is not None)
     if ended != expected:
         raise RuntimeError(f"the replay into {url} ended {ended} tasks of {expected}")
 
