@@ -242,3 +242,8 @@ def test_the_search_finds_text_outside_ascii_and_quoted_text_as_it_was_given(cli
     for needle in ("ZOË", '"héllo"', "東京"):
         found = client.get("/api/tasks", params={"search": needle}, headers=admin).json()["data"]
         assert [t["task_id"] for t in found] == [accented], needle
+    # The needles stay inside the caller's scope: another client's search finds none of the tokenless tasks.
+    other = {"Authorization": f"Bearer {mint('bob')}"}
+    for needle in ('"héllo"', "東京"):
+        assert client.get("/api/tasks", params={"search": needle}, headers=other).json()["data"] == [], needle
+    assert client.get("/api/tasks", params={"search": "東京"}).status_code == 401
